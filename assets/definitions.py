@@ -1,0 +1,42 @@
+"""The code location: ``dagster dev`` and ``dagster definitions validate`` find it through pyproject.toml."""
+
+
+import dagster as dg
+
+from assets.harvest import build_harvest_asset, harvest_asset_key
+from assets.partitions import batches_partitions
+from assets.resources import CommonsHome, HttpFetcher
+from assets.snapshot import build_snapshot_asset
+from assets.tables import build_table_asset, build_table_checks
+from pipelines.sources.registry import all_sources
+from schemas import TABLES
+
+SOURCES = list(all_sources().values())
+
+harvest_assets = [build_harvest_asset(s) for s in SOURCES]
+table_assets = [build_table_asset(t, SOURCES) for t in TABLES]
+table_checks = [check for t in TABLES for check in build_table_checks(t)]
+snapshot_asset = build_snapshot_asset(SOURCES)
+
+harvest_jobs = [
+    dg.define_asset_job(
+        name=f"harvest_{s.name}",
+        selection=dg.AssetSelection.assets(harvest_asset_key(s)),
+        partitions_def=batches_partitions(s.name),
+        description=f"Harvest one partition of {s.name} into staging.",
+    )
+    for s in SOURCES
+]
+
+release_job = dg.define_asset_job(
+    name="release",
+    selection=dg.AssetSelection.assets(*TABLES, "snapshot"),
+    description="Curate every table from the staged partitions, run the blocking checks, write a snapshot.",
+)
+
+defs = dg.Definitions(
+    assets=[*harvest_assets, *table_assets, snapshot_asset],
+    asset_checks=table_checks,
+    jobs=[*harvest_jobs, release_job],
+    resources={"commons": CommonsHome(), "http": HttpFetcher()},
+)

@@ -1,0 +1,112 @@
+"""Curated tables built from every source's staged partitions, guarded by blocking checks."""
+
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from assets.harvest import harvest_asset_key
+from assets.metadata import table_metadata
+from assets.resources import CommonsHome
+from pipelines.curate.checks import (
+    CheckOutcome,
+    check_errors_explained,
+    check_provenance,
+    check_schema,
+    check_unique_keys,
+)
+from pipelines.curate.combine import build_curated_table
+from pipelines.fetch.raw_store import RawStore
+from pipelines.harvest import staging_path
+from pipelines.settings import DataRoot
+from pipelines.sources.base import Source
+from schemas import TableSpec, table_spec
+from schemas.columns import PROVENANCE_COLUMNS
+
+
+def curated_path(root: DataRoot, table: str) -> Path:
+    return root.tables / table / f"{table}.parquet"
+
+
+def feeding_sources(table: str, sources: Sequence[Source]) -> list[Source]:
+    # Every source logs its fetches; other tables are fed by the sources that declare them.
+    return [s for s in sources if table == "fetches" or table in s.tables]
+
+
+def staged_files(instance: dg.DagsterInstance, root: DataRoot, table: str, sources: Sequence[Source]) -> list[Path]:
+    """Staged files of the partitions that currently exist, so a deleted partition drops out."""
+    files = []
+    for source in feeding_sources(table, sources):
+        for key in sorted(instance.get_dynamic_partitions(f"{source.name}_batches")):
+            path = staging_path(root, source.name, table, key)
+            if path.exists():
+                files.append(path)
+    return files
+
+
+def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinition:
+    spec = table_spec(table)
+    upstream = [harvest_asset_key(s) for s in feeding_sources(table, sources)]
+
+    @dg.asset(
+        name=table,
+        group_name="tables",
+        deps=upstream,
+        code_version="1",
+        kinds={"duckdb", "parquet"},
+        description=spec.description,
+    )
+    def _table(context: dg.AssetExecutionContext, commons: CommonsHome) -> dg.MaterializeResult:
+        root = commons.root()
+        staged = staged_files(context.instance, root, table, sources)
+        out = curated_path(root, table)
+        rows = build_curated_table(spec, staged, out)
+        context.log.info(f"{table}: {rows} rows from {len(staged)} staged partitions")
+        return dg.MaterializeResult(metadata={**table_metadata(spec, out), "staged_partitions": len(staged)})
+
+    return _table
+
+
+def _as_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        description=outcome.description,
+        metadata={k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in outcome.metadata.items()},
+    )
+
+
+def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
+    """Blocking checks: a table that fails them never reaches a snapshot."""
+    spec = table_spec(table)
+    checks: list[tuple[str, str, Callable[[TableSpec, Path, DataRoot], CheckOutcome]]] = [
+        ("schema", "Columns, types and nullability match schemas/.", lambda s, p, r: check_schema(s, p)),
+        ("unique_keys", "Primary key is unique and never null.", lambda s, p, r: check_unique_keys(s, p)),
+    ]
+    if set(PROVENANCE_COLUMNS) <= set(spec.columns):
+        checks.append(
+            (
+                "provenance",
+                "Provenance columns are filled and every row's raw bytes are in the raw store.",
+                lambda s, p, r: check_provenance(s, p, RawStore(r.raw)),
+            )
+        )
+    if table == "fetches":
+        checks.append(("errors_explained", "Every failed fetch says what went wrong.", lambda s, p, r: check_errors_explained(p)))
+
+    defs = []
+    for name, description, run in checks:
+
+        def _make(run: Callable[[TableSpec, Path, DataRoot], CheckOutcome]) -> Callable[..., dg.AssetCheckResult]:
+            def _check(commons: CommonsHome) -> dg.AssetCheckResult:
+                root = commons.root()
+                return _as_result(run(spec, curated_path(root, table), root))
+
+            return _check
+
+        defs.append(
+            dg.asset_check(asset=dg.AssetKey(table), name=f"{table}_{name}", description=description, blocking=True)(
+                _make(run)
+            )
+        )
+    return defs

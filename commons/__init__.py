@@ -1,0 +1,1 @@
+"""The ``commons`` command line: the outermost layer, over the Dagster definitions and ``pipelines``."""

@@ -1,0 +1,129 @@
+"""``commons build``: register the requested batches as partitions, harvest them, release a snapshot — all through Dagster."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.batches import load_watermarks, save_batch
+from pipelines.local_input import plan_local_input
+from pipelines.settings import DataRoot
+from pipelines.sources.base import BatchSpec
+from pipelines.sources.registry import all_sources, get_source
+
+
+class BuildError(Exception):
+    pass
+
+
+@dataclass
+class BuildReport:
+    snapshot: Path | None = None
+    failed_partitions: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def split_from_spec(spec: str) -> tuple[str | None, Path]:
+    """``SOURCE:PATH`` forces a source; a plain path is detected from content."""
+    head, sep, rest = spec.partition(":")
+    if sep and head in all_sources():
+        return head, Path(rest)
+    return None, Path(spec)
+
+
+def local_batches(specs: Sequence[str], warn: list[str]) -> list[BatchSpec]:
+    batches: list[BatchSpec] = []
+    for spec in specs:
+        forced, path = split_from_spec(spec)
+        if not path.exists():
+            raise BuildError(f"--from {spec}: {path} does not exist")
+        plan = plan_local_input(path, forced)
+        if not plan.batches:
+            warn.append(f"--from {spec}: no registered source recognises any file in {path}")
+        for unclaimed in plan.unclaimed:
+            warn.append(f"--from {spec}: no source recognises {unclaimed}; skipped")
+        batches.extend(plan.batches)
+    return batches
+
+
+def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str, str]) -> list[BatchSpec]:
+    batches: list[BatchSpec] = []
+    names = source_names or [s.name for s in all_sources().values() if s.live]
+    for name in names:
+        source = get_source(name)
+        if source.live is None:
+            raise BuildError(f"source {name!r} has no live path; use --from with local input")
+        opts = dict(options)
+        if not opts.get("from"):
+            mark = load_watermarks(root, name).get(source.watermark_key(opts))
+            if not mark:
+                raise BuildError(f"live {name}: no stored watermark yet; give --since YYYY-MM-DD for the first harvest")
+            # Re-harvest the watermark's whole month: a month is one partition, replaced as a whole.
+            opts["from"] = date.fromisoformat(mark).replace(day=1).isoformat()
+        batches.extend(source.live_batches(opts))
+    return batches
+
+
+def _quiet_config(verbose: bool) -> dict[str, object]:
+    return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}}
+
+
+def run_build(
+    instance: dg.DagsterInstance,
+    root: DataRoot,
+    batches: Sequence[BatchSpec],
+    out_dir: Path | None,
+    version: str | None,
+    verbose: bool = False,
+) -> BuildReport:
+    from assets.definitions import defs  # imported late: DAGSTER_HOME must be set first
+
+    report = BuildReport()
+    for batch in batches:
+        save_batch(root, batch)
+        partitions = f"{batch.source}_batches"
+        if not instance.has_dynamic_partition(partitions, batch.key):
+            instance.add_dynamic_partitions(partitions, [batch.key])
+
+    for i, batch in enumerate(batches, 1):
+        print(f"[{i}/{len(batches)}] harvest {batch.source} partition {batch.key}", file=sys.stderr, flush=True)
+        job = defs.resolve_job_def(f"harvest_{batch.source}")
+        result = job.execute_in_process(
+            instance=instance, partition_key=batch.key, run_config=_quiet_config(verbose), raise_on_error=False
+        )
+        if not result.success:
+            report.failed_partitions.append(batch.key)
+            print(f"  harvest of {batch.key} failed (run {result.run_id}); see `dagster dev`", file=sys.stderr)
+            continue
+        for mat in result.asset_materializations_for_node(f"{batch.source}_harvest"):
+            meta = mat.metadata
+            docs = meta["documents"].value if "documents" in meta else "?"
+            rows = meta["dagster/row_count"].value if "dagster/row_count" in meta else "?"
+            errs = meta["errors"].value if "errors" in meta else 0
+            print(f"  {docs} documents, {rows} rows, {errs} errors", file=sys.stderr)
+
+    print("release: curate tables, run checks, write snapshot", file=sys.stderr, flush=True)
+    snapshot_config: dict[str, str] = {}
+    if out_dir is not None:
+        snapshot_config["out_dir"] = str(out_dir.resolve())
+    if version:
+        snapshot_config["version"] = version
+    run_config = {**_quiet_config(verbose), "ops": {"snapshot": {"config": snapshot_config}}}
+    result = defs.resolve_job_def("release").execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False
+    )
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            report.failed_checks.append(f"{evaluation.check_name}: {evaluation.description}")
+    for mat in result.asset_materializations_for_node("snapshot"):
+        report.snapshot = Path(str(mat.metadata["path"].value))
+    if report.snapshot is None and not report.failed_checks and not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        raise BuildError(f"release failed: {failure.message if failure else 'see `dagster dev`'}")
+    return report

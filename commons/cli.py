@@ -1,0 +1,141 @@
+"""The ``commons`` command: build snapshots, query them, list sources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipelines.settings import DataRoot
+
+
+def _root(home: str | None) -> DataRoot:
+    return DataRoot(Path(home).resolve()) if home else DataRoot.from_env()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Research Commons: build, query and inspect the dataset."""
+
+
+@main.command()
+@click.option("--from", "from_", multiple=True, metavar="[SOURCE:]PATH",
+              help="Local input: a file or folder; the source is detected from content, SOURCE: forces it. Repeatable.")
+@click.option("--live", is_flag=True, help="Harvest live sources (network).")
+@click.option("--source", "live_sources", multiple=True, help="With --live: which sources (default: all live ones).")
+@click.option("--set", "set_spec", default="", help="With --live, arXiv: OAI-PMH set, e.g. cs or physics:hep-ex.")
+@click.option("--since", default="", metavar="YYYY-MM-DD", help="With --live: from date (default: the stored watermark).")
+@click.option("--until", default="", metavar="YYYY-MM-DD", help="With --live: until date (default: today).")
+@click.option("--metadata-prefix", default="arXiv", show_default=True, help="With --live, arXiv: arXiv, arXivRaw or oai_dc.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Snapshots root (default: snapshots/ under the data root).")
+@click.option("--version", "version", default="", help="Snapshot version (default: vYYYY.MM.DD[.N]).")
+@click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
+@click.option("-v", "--verbose", is_flag=True, help="Show Dagster's log.")
+def build(
+    from_: tuple[str, ...],
+    live: bool,
+    live_sources: tuple[str, ...],
+    set_spec: str,
+    since: str,
+    until: str,
+    metadata_prefix: str,
+    out: Path | None,
+    version: str,
+    home: str | None,
+    verbose: bool,
+) -> None:
+    """Harvest the given inputs through the Dagster asset graph and write a snapshot. Prints its path last."""
+    from commons.build import BuildError, live_batches, local_batches, run_build
+    from commons.instance import use_data_root
+
+    root = _root(home)
+    instance = use_data_root(root)
+    warnings: list[str] = []
+    try:
+        batches = local_batches(from_, warnings)
+        if live:
+            options = {"set": set_spec, "from": since, "until": until, "metadata_prefix": metadata_prefix}
+            batches += live_batches(root, live_sources, options)
+        elif live_sources or set_spec or since or until:
+            raise BuildError("--source/--set/--since/--until need --live")
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        report = run_build(instance, root, batches, out, version or None, verbose)
+    except (BuildError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if report.failed_checks:
+        for failure in report.failed_checks:
+            click.echo(f"check failed: {failure}", err=True)
+        raise click.ClickException("blocking checks failed; no snapshot was written")
+    if report.failed_partitions:
+        click.echo(f"warning: {len(report.failed_partitions)} partitions failed: {', '.join(report.failed_partitions)}",
+                   err=True)
+    assert report.snapshot is not None
+    click.echo(str(report.snapshot))
+    if report.failed_partitions:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--snapshot", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Snapshot folder (default: the latest under the data root's snapshots/).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
+def query(sql: str, snapshot: Path | None, fmt: str, home: str | None) -> None:
+    """Run SQL over a snapshot; its tables are views by name (papers, fetches, ...)."""
+    import duckdb
+
+    from commons.query import find_snapshot, format_result, run_query
+
+    try:
+        path = find_snapshot(snapshot, _root(home).snapshots)
+        columns, rows = run_query(path, sql)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(format_result(columns, rows, fmt))
+
+
+@main.command()
+def sources() -> None:
+    """List registered sources: what they read, the tables they feed, their license."""
+    from pipelines.sources.registry import all_sources
+
+    for source in all_sources().values():
+        click.echo(f"{source.name}: {source.description}")
+        click.echo(f"  tables:   {', '.join(source.tables)}")
+        click.echo(f"  local:    {source.local_inputs}")
+        if source.live:
+            auth = f"; token from ${source.live.auth_env}" if source.live.auth_env else ""
+            click.echo(
+                f"  live:     {source.live.description} (hosts {', '.join(source.live.hosts)}; "
+                f"at most 1 request per {source.live.min_interval_s:g} s per host{auth})"
+            )
+        else:
+            click.echo("  live:     none")
+        click.echo(f"  license:  metadata {source.license.metadata_spdx}; full text {source.license.text_redistribution}")
+        click.echo(f"  terms:    {source.license.terms_url}")
+        click.echo(f"  parser:   {source.parser_name} {source.parser_version}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 1 if DATACARD.md's column docs differ from schemas/.")
+def card(check: bool) -> None:
+    """Regenerate DATACARD.md's column tables from schemas/."""
+    from pipelines.atomic import atomic_write_text
+    from pipelines.settings import PROJECT_ROOT
+    from pipelines.snapshot.card import with_generated_columns
+
+    path = PROJECT_ROOT / "DATACARD.md"
+    current = path.read_text(encoding="utf-8")
+    wanted = with_generated_columns(current)
+    if check:
+        if wanted != current:
+            raise click.ClickException("DATACARD.md's column docs are out of date: run `make card`")
+        click.echo("DATACARD.md matches schemas/")
+        return
+    if wanted != current:
+        atomic_write_text(path, wanted)
+    click.echo(str(path))

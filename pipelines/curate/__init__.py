@@ -1,0 +1,1 @@
+"""Curation: identifiers, licenses, entity resolution, duplicates, tags."""

@@ -1,0 +1,79 @@
+"""Normalising identifiers: arXiv ids (old and new style, version split off) and DOIs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# New style (2007-04 on): YYMM.NNNN (to 2014) or YYMM.NNNNN. Old style: archive[.SUBJ]/YYMMNNN.
+_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
+_OLD_ID = re.compile(r"^([a-zA-Z][a-zA-Z\-]*(?:\.[A-Za-z]{2})?/\d{7})(?:v(\d+))?$")
+_PREFIXES = (
+    "oai:arxiv.org:",
+    "https://arxiv.org/abs/",
+    "http://arxiv.org/abs/",
+    "https://export.arxiv.org/abs/",
+    "http://export.arxiv.org/abs/",
+    "https://arxiv.org/pdf/",
+    "http://arxiv.org/pdf/",
+    "arxiv:",
+)
+
+
+@dataclass(frozen=True)
+class ArxivId:
+    id: str  # without version
+    version: int | None
+
+    @property
+    def work_id(self) -> str:
+        return f"arxiv:{self.id}"
+
+
+def parse_arxiv_id(value: str) -> ArxivId | None:
+    """Parse an arXiv id in any of its usual spellings; None when it is not one."""
+    text = value.strip()
+    lowered = text.lower()
+    for prefix in _PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    text = text.removesuffix(".pdf")
+    m = _NEW_ID.match(text)
+    if m:
+        return ArxivId(m.group(1), int(m.group(2)) if m.group(2) else None)
+    m = _OLD_ID.match(text)
+    if m:
+        archive, _, number = m.group(1).partition("/")
+        # The archive is lower case; a subject class after the dot (math.GT) keeps its case.
+        head, dot, subject = archive.partition(".")
+        return ArxivId(f"{head.lower()}{dot}{subject.upper()}/{number}", int(m.group(2)) if m.group(2) else None)
+    return None
+
+
+_DOI = re.compile(r"10\.\d{4,9}/\S+")
+_DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
+
+
+def normalize_doi(value: str) -> str | None:
+    """Lower-case a DOI and strip resolver prefixes; None when the text holds no DOI."""
+    text = value.strip()
+    lowered = text.lower()
+    for prefix in _DOI_PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    m = _DOI.search(text)
+    if not m:
+        return None
+    return m.group(0).rstrip(".,;)").lower()
+
+
+def split_dois(value: str) -> list[str]:
+    """All DOIs in a field that may hold several, separated by commas, semicolons or spaces; in order, unique."""
+    seen: dict[str, None] = {}
+    for part in re.split(r"[,;\s]+", value):
+        doi = normalize_doi(part)
+        if doi:
+            seen.setdefault(doi, None)
+    return list(seen)

@@ -1,0 +1,43 @@
+"""License URLs to SPDX ids, and whether a license lets us redistribute full text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CC = re.compile(r"creativecommons\.org/licenses/(by(?:-nc)?(?:-sa|-nd)?)/(\d\.\d)", re.IGNORECASE)
+_CC0 = re.compile(r"creativecommons\.org/publicdomain/zero/(\d\.\d)", re.IGNORECASE)
+_ARXIV = re.compile(r"arxiv\.org/licenses/([a-z0-9\-]+)/(\d\.\d)", re.IGNORECASE)
+_ARXIV_ASSUMED = re.compile(r"arxiv\.org/licenses/assumed-1991-2003", re.IGNORECASE)
+
+# Full text may be redistributed under these (verbatim, with attribution). NC and ND variants are
+# excluded: splitting a paper into paragraphs is arguably an adaptation, and the dataset has no
+# non-commercial restriction of its own.
+_REDISTRIBUTABLE_PREFIXES = ("CC-BY-4.0", "CC-BY-3.0", "CC-BY-SA-4.0", "CC-BY-SA-3.0", "CC0-1.0")
+
+
+@dataclass(frozen=True)
+class License:
+    spdx: str  # an SPDX id, a `LicenseRef-` id, or `unknown`
+    url: str | None
+    text_redistributable: bool
+
+
+def license_from_url(url: str | None) -> License:
+    if not url or not url.strip():
+        return License("unknown", None, False)
+    url = url.strip()
+    m = _CC.search(url)
+    if m:
+        spdx = f"CC-{m.group(1).upper()}-{m.group(2)}"
+        return License(spdx, url, spdx in _REDISTRIBUTABLE_PREFIXES)
+    m = _CC0.search(url)
+    if m:
+        return License(f"CC0-{m.group(1)}", url, True)
+    if _ARXIV_ASSUMED.search(url):
+        return License("LicenseRef-arXiv-assumed-1991-2003", url, False)
+    m = _ARXIV.search(url)
+    if m:
+        # arXiv's own licenses grant arXiv, not third parties, the right to distribute.
+        return License(f"LicenseRef-arXiv-{m.group(1).lower()}-{m.group(2)}", url, False)
+    return License("unknown", url, False)

@@ -1,0 +1,386 @@
+"""Polite HTTP: per-host request spacing, bounded retries with capped backoff, conditional requests.
+
+Every live source fetches through one shared ``PoliteFetcher`` so that the pipeline as a whole, not
+each source on its own, respects a host's rate limit. Nothing here logs or raises a secret: query
+parameters that look like credentials and ``Authorization`` headers never reach a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+
+import requests
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+)
+
+from pipelines.fetch.raw_store import sha256_hex
+from pipelines.sources.base import RawDocument
+
+log = logging.getLogger("commons.fetch")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# ChunkedEncodingError: the connection broke while the body was being read.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+_SECRET_NAME_WORDS = frozenset(
+    {
+        "token",
+        "key",
+        "apikey",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "signature",
+        "sig",
+        "credential",
+        "credentials",
+        "auth",
+    }
+)
+# Paging cursors are protocol state, not credentials; they stay so a stored URL can be replayed.
+_PAGING_PARAM_NAMES = frozenset(
+    {"resumptiontoken", "pagetoken", "nextpagetoken", "continuationtoken", "cursor"}
+)
+_NAME_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+REDACTED = "***"
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter name looks like a credential (``api_key``, ``accessToken``, ...)."""
+    compact = re.sub(r"[^a-z0-9]", "", name.lower())
+    if compact in _PAGING_PARAM_NAMES:
+        return False
+    words = {word.lower() for word in _NAME_WORD.findall(name)}
+    return compact in _SECRET_NAME_WORDS or not words.isdisjoint(_SECRET_NAME_WORDS)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credential-like query parameters and without user:password in the authority."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    # Filter the raw ``name=value`` segments so the kept ones stay byte-for-byte as sent.
+    kept = [
+        segment
+        for segment in parts.query.split("&")
+        if segment and not is_secret_param(unquote_plus(segment.partition("=")[0]))
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), parts.fragment))
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP-date header value as an aware UTC datetime; None if absent or unparsable."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # "-0000" means UTC with unknown origin
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class FetchError(Exception):
+    """A GET that failed for good. ``url`` has credentials removed; ``body`` is the last response's bytes."""
+
+    def __init__(
+        self, url: str, problem: str, http_status: int | None = None, body: bytes | None = None
+    ) -> None:
+        super().__init__(url, problem, http_status, body)  # all args, so the error pickles across processes
+        self.url = url
+        self.problem = problem
+        self.http_status = http_status
+        self.body = body
+
+    def __str__(self) -> str:
+        return f"GET {self.url}: {self.problem}"
+
+
+@dataclass
+class _HostSlot:
+    lock: threading.Lock
+    next_start: float  # clock time before which no request to the host may start
+
+
+class HostSpacing:
+    """At most one request start per host every ``min_interval_s`` seconds, shared by all threads.
+
+    This is a minimum-spacing limiter rather than a token bucket on purpose: arXiv's policy is a
+    spacing ("no more than one request every 3 seconds"), which a bucket allowing bursts would
+    break, and a server's Retry-After must push the host's next slot back for every caller, which
+    generic rate limiters do not model.
+    """
+
+    def __init__(
+        self,
+        min_interval_s: Mapping[str, float],
+        default_min_interval_s: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._intervals = {host.lower(): seconds for host, seconds in min_interval_s.items()}
+        self._default = default_min_interval_s
+        self._sleep = sleep
+        self._clock = clock
+        self._slots: dict[str, _HostSlot] = {}
+        self._slots_lock = threading.Lock()
+
+    def interval_for(self, host: str) -> float:
+        return self._intervals.get(host.lower(), self._default)
+
+    def _slot(self, host: str) -> _HostSlot:
+        with self._slots_lock:
+            slot = self._slots.get(host)
+            if slot is None:
+                slot = self._slots[host] = _HostSlot(threading.Lock(), float("-inf"))
+            return slot
+
+    def wait_turn(self, host: str) -> None:
+        """Block until this thread may start a request to ``host``, and claim that start."""
+        slot = self._slot(host.lower())
+        while True:
+            with slot.lock:
+                now = self._clock()
+                if now >= slot.next_start:
+                    slot.next_start = now + self.interval_for(host)
+                    return
+                delay = slot.next_start - now
+            # Sleep without the lock so a Retry-After arriving meanwhile still moves the slot; re-check after.
+            self._sleep(delay)
+
+    def push_back(self, host: str, seconds: float) -> None:
+        """No request to ``host`` starts within ``seconds`` from now (the server asked us to wait)."""
+        slot = self._slot(host.lower())
+        with slot.lock:
+            slot.next_start = max(slot.next_start, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    response: requests.Response
+    retry_after_s: float | None
+
+
+class _Scrubber:
+    """Replaces known secret values in free text (exception messages of the HTTP library)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        forms = {form for secret in secrets if secret for form in (secret, quote(secret), quote_plus(secret))}
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            text = text.replace(form, REDACTED)
+        return text
+
+
+class PoliteFetcher:
+    """GET with per-host spacing, retries on transient failures, and conditional requests.
+
+    Thread-safe: threads share the per-host spacing. A ``Retry-After`` from a host delays every
+    thread's next request to it, not only the retrying one.
+    """
+
+    def __init__(
+        self,
+        user_agent: str,
+        min_interval_s: Mapping[str, float] | None = None,
+        default_min_interval_s: float = 1.0,
+        max_attempts: int = 5,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 60.0,
+        max_retry_after_s: float = 600.0,
+        timeout_s: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        auth_env: str | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.user_agent = user_agent
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.max_retry_after_s = max_retry_after_s
+        self.timeout_s = timeout_s
+        self.auth_env = auth_env
+        self.spacing = HostSpacing(min_interval_s or {}, default_min_interval_s, sleep, clock)
+        self._session = session if session is not None else requests.Session()
+        self._sleep = sleep
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        auth_env: str | None = None,
+    ) -> RawDocument:
+        """Fetch ``url`` (with ``params``) politely; raise ``FetchError`` when it fails for good.
+
+        ``etag``/``last_modified`` make the request conditional; a 304 answer comes back as a document
+        with ``http_status=304`` and no data. ``auth_env`` (else the fetcher's) names an environment
+        variable whose value, when set, is sent as a bearer token.
+        """
+        request_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        secrets: list[str] = []
+        token_env = auth_env or self.auth_env
+        token = os.environ.get(token_env) if token_env else None
+        if token:
+            request_headers["Authorization"] = f"Bearer {token}"
+            secrets.append(token)
+
+        request_url = requests.Request("GET", url, params=dict(params or {})).prepare().url or url
+        parts = urlsplit(request_url)
+        secrets += [value for name, value in parse_qsl(parts.query) if is_secret_param(name)]
+        if parts.password:
+            secrets.append(parts.password)
+        scrub = _Scrubber(secrets)
+        safe_url = redact_url(request_url)
+        host = parts.hostname or ""
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait_before_retry,
+            retry=retry_if_exception_type(TRANSIENT_ERRORS) | retry_if_result(_is_retryable),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(safe_url, state, scrub),
+        )
+        # ``from None`` throughout: the HTTP library's exceptions quote the full URL, credentials included.
+        try:
+            reply = retrying(self._send_once, host, request_url, request_headers)
+        except RetryError as exhausted:
+            raise self._exhausted_error(safe_url, exhausted, scrub) from None
+        except requests.RequestException as exc:
+            raise FetchError(safe_url, _describe_exception(exc, scrub, self.timeout_s)) from None
+
+        response = reply.response
+        status = response.status_code
+        if not (200 <= status < 300 or status == 304):
+            raise FetchError(safe_url, f"HTTP {status} {response.reason}", status, response.content)
+        data = b"" if status == 304 else response.content
+        return RawDocument(
+            data=data,
+            sha256=sha256_hex(data),
+            url_or_path=redact_url(response.url or request_url),
+            kind="http",
+            http_status=status,
+            content_type=response.headers.get("Content-Type"),
+            retrieved_at=parse_http_date(response.headers.get("Date")),
+        )
+
+    def _send_once(self, host: str, url: str, headers: Mapping[str, str]) -> _Reply:
+        self.spacing.wait_turn(host)
+        response = self._session.get(url, headers=dict(headers), timeout=self.timeout_s)
+        retry_after_s = None
+        if response.status_code in RETRYABLE_STATUSES:
+            retry_after_s = self._retry_after_s(response)
+            if retry_after_s is not None:
+                self.spacing.push_back(host, retry_after_s)
+        return _Reply(response, retry_after_s)
+
+    def _retry_after_s(self, response: requests.Response) -> float | None:
+        """The server's Retry-After (delay-seconds or HTTP-date) in seconds, capped; None if absent or bad."""
+        value = (response.headers.get("Retry-After") or "").strip()
+        if not value:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            when = parse_http_date(value)
+            if when is None:
+                return None
+            # Measured against the server's own Date when it sent one, so clock skew does not matter.
+            reference = parse_http_date(response.headers.get("Date")) or datetime.now(UTC)
+            seconds = (when - reference).total_seconds()
+        if seconds != seconds:  # NaN
+            return None
+        return min(max(seconds, 0.0), self.max_retry_after_s)
+
+    def _wait_before_retry(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            reply: _Reply = outcome.result()
+            if reply.retry_after_s is not None:
+                return reply.retry_after_s
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (state.attempt_number - 1))
+        # Jitter within the upper half: spreads out clients that failed together, keeps the backoff real.
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _log_retry(self, safe_url: str, state: RetryCallState, scrub: _Scrubber) -> None:
+        wait_s = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "GET %s: %s; attempt %d of %d, retrying in %.1fs",
+            safe_url,
+            self._describe_outcome(state, scrub),
+            state.attempt_number,
+            self.max_attempts,
+            wait_s,
+        )
+
+    def _describe_outcome(self, state: RetryCallState, scrub: _Scrubber) -> str:
+        outcome = state.outcome
+        if outcome is None:
+            return "no outcome"
+        if outcome.failed:
+            exc = outcome.exception()
+            return _describe_exception(exc, scrub, self.timeout_s) if exc is not None else "failed"
+        reply: _Reply = outcome.result()
+        return f"HTTP {reply.response.status_code} {reply.response.reason}"
+
+    def _exhausted_error(self, safe_url: str, exhausted: RetryError, scrub: _Scrubber) -> FetchError:
+        last = exhausted.last_attempt
+        attempts = last.attempt_number
+        exc = last.exception()
+        if exc is not None:
+            problem = _describe_exception(exc, scrub, self.timeout_s)
+            return FetchError(safe_url, f"{problem} after {attempts} attempts")
+        response = last.result().response
+        return FetchError(
+            safe_url,
+            f"HTTP {response.status_code} {response.reason} after {attempts} attempts",
+            response.status_code,
+            response.content,
+        )
+
+
+def _is_retryable(reply: _Reply) -> bool:
+    return reply.response.status_code in RETRYABLE_STATUSES
+
+
+def _describe_exception(exc: BaseException, scrub: _Scrubber, timeout_s: float) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"timed out after {timeout_s:g}s"
+    # requests wraps urllib3's MaxRetryError, whose ``reason`` says what actually happened.
+    inner = exc.args[0] if exc.args else exc
+    reason = getattr(inner, "reason", inner)
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection failed ({scrub(str(reason))})"
+    return f"{type(exc).__name__} ({scrub(str(reason))})"

@@ -1,0 +1,183 @@
+"""Run one harvest partition: read or fetch its documents, store the bytes, parse, stage rows and the fetch log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.fetch.http import FetchError, PoliteFetcher
+from pipelines.fetch.raw_store import RawStore, sha256_hex
+from pipelines.local_input import read_local_documents
+from pipelines.settings import DataRoot, pipeline_version
+from pipelines.snapshot.parquet import ParquetTableWriter
+from pipelines.sources.base import BatchSpec, ParseContext, ParseError, RawDocument, Source
+from schemas import table_spec
+
+log = logging.getLogger("commons.harvest")
+
+
+@dataclass
+class HarvestSummary:
+    batch: str
+    documents: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    complete: bool = True  # False when a live harvest stopped early (watermark must not advance)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def staging_path(root: DataRoot, source: str, table: str, batch_key: str) -> Path:
+    return root.staging / source / table / f"{batch_key}.parquet"
+
+
+def fetch_id(raw_sha256: str, url_or_path: str, retrieved_at: datetime | None) -> str:
+    text = f"{raw_sha256}\n{url_or_path}\n{retrieved_at.isoformat() if retrieved_at else ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _documents(
+    source: Source, batch: BatchSpec, fetcher: PoliteFetcher | None, watermark: str | None
+) -> Iterator[RawDocument | tuple[str, Exception]]:
+    if batch.kind == "local":
+        yield from read_local_documents(batch)
+        return
+    if fetcher is None:
+        raise ValueError(f"batch {batch.key} is live but no fetcher was given")
+    yield from source.fetch(batch, fetcher, watermark)
+
+
+def harvest_batch(
+    source: Source,
+    batch: BatchSpec,
+    root: DataRoot,
+    fetcher: PoliteFetcher | None = None,
+    watermark: str | None = None,
+    on_document: Callable[[int, str], None] | None = None,
+) -> HarvestSummary:
+    """Harvest one partition into ``staging/<source>/<table>/<batch>.parquet`` plus its fetch log.
+
+    Bad documents are recorded in the fetch log and never stop the batch. Outputs replace the
+    partition's previous outputs atomically, only when the whole batch has been processed.
+    """
+    store = RawStore(root.raw)
+    version = pipeline_version()
+    summary = HarvestSummary(batch=batch.key)
+    writers = {t: ParquetTableWriter(staging_path(root, source.name, t, batch.key), table_spec(t)) for t in source.tables}
+    fetch_writer = ParquetTableWriter(staging_path(root, source.name, "fetches", batch.key), table_spec("fetches"))
+    all_writers = [*writers.values(), fetch_writer]
+    try:
+        docs = _documents(source, batch, fetcher, watermark)
+        while True:
+            try:
+                item = next(docs)
+            except StopIteration:
+                break
+            except FetchError as exc:
+                summary.complete = False
+                summary.errors.append(str(exc))
+                body = exc.body or b""
+                fetch_writer.add(
+                    _fetch_row(source, exc.url, "http", "error", store.put(body), len(body), version,
+                               http_status=exc.http_status, error=str(exc))
+                )
+                break
+            if isinstance(item, tuple):
+                name, err = item
+                message = f"{name}: cannot read: {err}"
+                summary.errors.append(message)
+                fetch_writer.add(
+                    _fetch_row(source, name, "file", "error", sha256_hex(b""), 0, version, error=message)
+                )
+                continue
+            doc = item
+            summary.documents += 1
+            if on_document:
+                on_document(summary.documents, doc.url_or_path)
+            store.put(doc.data)
+            ctx = ParseContext(http_status=doc.http_status, retrieved_at=doc.retrieved_at)
+            records, error = 0, None
+            try:
+                for table, row in source.parse(doc, ctx):
+                    row["source"] = source.name
+                    row["raw_sha256"] = doc.sha256
+                    row["pipeline_version"] = version
+                    row.setdefault("retrieved_at", ctx.retrieved_at or doc.retrieved_at)
+                    row.setdefault("parser", ctx.parser or source.parser_name)
+                    row.setdefault("parser_version", ctx.parser_version or source.parser_version)
+                    writers[table].add(row)
+                    records += 1
+                    summary.rows[table] = summary.rows.get(table, 0) + 1
+            except ParseError as exc:
+                error = str(exc)
+            except Exception as exc:  # a parser bug on one document must not stop the batch
+                log.exception("parser %s failed on %s", source.name, doc.url_or_path)
+                error = f"{doc.url_or_path}: {source.name} parser failed: {type(exc).__name__}: {exc}"
+            if error:
+                summary.errors.append(error)
+                if doc.kind == "http":
+                    summary.complete = False
+            status = "error" if error else ("empty" if ctx.empty and records == 0 else "ok")
+            if doc.http_status == 304:
+                status = "not_modified"
+            fetch_writer.add(
+                _fetch_row(
+                    source, doc.url_or_path, doc.kind, status, doc.sha256, len(doc.data), version,
+                    http_status=ctx.http_status or doc.http_status,
+                    error=error,
+                    content_type=doc.content_type,
+                    retrieved_at=ctx.retrieved_at or doc.retrieved_at,
+                    records=records,
+                    parser=ctx.parser or source.parser_name,
+                    parser_version=ctx.parser_version or source.parser_version,
+                )
+            )
+        for table, writer in writers.items():
+            writer.close()
+            summary.outputs[table] = writer.path
+        fetch_writer.close()
+        summary.outputs["fetches"] = fetch_writer.path
+    except BaseException as exc:
+        for writer in all_writers:
+            writer.abort(exc)
+        raise
+    return summary
+
+
+def _fetch_row(
+    source: Source,
+    url_or_path: str,
+    kind: str,
+    status: str,
+    raw_sha256: str,
+    n_bytes: int,
+    version: str,
+    *,
+    http_status: int | None = None,
+    error: str | None = None,
+    content_type: str | None = None,
+    retrieved_at: datetime | None = None,
+    records: int = 0,
+    parser: str | None = None,
+    parser_version: str | None = None,
+) -> dict[str, object]:
+    return {
+        "fetch_id": fetch_id(raw_sha256, url_or_path, retrieved_at),
+        "source": source.name,
+        "url_or_path": url_or_path,
+        "kind": kind,
+        "status": status,
+        "http_status": http_status,
+        "error": error,
+        "raw_sha256": raw_sha256,
+        "bytes": n_bytes,
+        "content_type": content_type,
+        "retrieved_at": retrieved_at,
+        "records": records,
+        "parser": parser,
+        "parser_version": parser_version,
+        "pipeline_version": version,
+    }

@@ -1,0 +1,84 @@
+"""Small, fast helpers over lxml elements, namespace-agnostic (recorded arXiv responses vary in namespaces)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from lxml import etree
+
+
+def localname(elem: Any) -> str:
+    tag = elem.tag
+    if not isinstance(tag, str):  # comments and processing instructions
+        return ""
+    return tag[tag.rfind("}") + 1 :]
+
+
+def clean_text(value: str | None) -> str | None:
+    """Collapse all whitespace runs to single spaces; None for empty text."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
+def element_text(elem: Any | None) -> str | None:
+    if elem is None:
+        return None
+    return clean_text("".join(elem.itertext()))
+
+
+def children_by_name(elem: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for child in elem:
+        name = localname(child)
+        if name:
+            out.setdefault(name, []).append(child)
+    return out
+
+
+def first_text(children: dict[str, list[Any]], name: str) -> str | None:
+    found = children.get(name)
+    return element_text(found[0]) if found else None
+
+
+def parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """ISO 8601 timestamp (with Z or offset, or a bare date) as an aware UTC datetime."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            parsed = datetime.fromisoformat(text)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def release(elem: Any) -> None:
+    """Free a processed element and its already-processed siblings, so iterparse memory stays flat."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
+
+
+def describe_xml_error(exc: etree.XMLSyntaxError) -> str:
+    line = getattr(exc, "lineno", None) or (exc.position[0] if getattr(exc, "position", None) else None)
+    msg = str(exc.msg if hasattr(exc, "msg") and exc.msg else exc)
+    return f"malformed XML at line {line}: {msg}" if line else f"malformed XML: {msg}"

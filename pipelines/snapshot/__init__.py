@@ -1,0 +1,1 @@
+"""Writing tables and snapshots: deterministic Parquet, manifest, views.sql, the rendered card."""

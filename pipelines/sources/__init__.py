@@ -1,0 +1,1 @@
+"""Sources: one module per source, all implementing ``pipelines.sources.base.Source``."""

@@ -1,0 +1,157 @@
+"""The Source interface: what every source of the dataset, built-in or contributed, implements.
+
+A source knows how to get records live (politely, through the shared fetcher) and how to read the
+same records from local files (a dump, a folder of logs, recorded responses). ``parse`` turns the bytes
+of one document into rows of the published tables; it is pure and deterministic, so re-parsing from
+the raw store gives the same rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from pipelines.fetch.http import PoliteFetcher
+
+Row = dict[str, Any]
+TableRow = tuple[str, Row]  # (table name, row)
+
+
+class ParseError(Exception):
+    """A document could not be (fully) parsed; the message names what is wrong. Rows yielded before it stay."""
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """The exact bytes of one HTTP response or local file, with what the transport knows about them."""
+
+    data: bytes
+    sha256: str
+    url_or_path: str
+    kind: Literal["http", "file"]
+    http_status: int | None = None
+    content_type: str | None = None
+    retrieved_at: datetime | None = None
+
+    def body(self) -> bytes:
+        """The payload: gunzipped when the bytes are gzip (the raw store keeps them as read)."""
+        if self.data[:2] == b"\x1f\x8b":
+            try:
+                return gzip.decompress(self.data)
+            except (OSError, EOFError) as exc:
+                raise ParseError(f"{self.url_or_path}: corrupt gzip data ({exc})") from exc
+        return self.data
+
+
+@dataclass
+class ParseContext:
+    """What a parser learns about a whole document while streaming its records."""
+
+    retrieved_at: datetime | None = None
+    http_status: int | None = None
+    empty: bool = False  # a valid answer with no records (e.g. OAI-PMH noRecordsMatch)
+    resumption_token: str | None = None
+    complete_list_size: int | None = None
+    parser: str | None = None  # set by sources with several parsers; else the source's parser_name
+    parser_version: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SourceLicense:
+    """License and terms of what a source provides."""
+
+    metadata_spdx: str  # license of the metadata the source serves
+    terms_url: str
+    text_redistribution: str  # plain words: when full text may be redistributed
+
+
+@dataclass(frozen=True)
+class LiveAccess:
+    """How a source reaches its live service, and how politely."""
+
+    hosts: tuple[str, ...]
+    min_interval_s: float  # at most one request per this many seconds per host
+    auth_env: str | None = None  # environment variable holding a token, if any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """One harvest partition: a local input or a live time window. Saved as JSON under the data root."""
+
+    source: str
+    kind: Literal["local", "live"]
+    key: str
+    paths: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "key": self.key,
+            "paths": list(self.paths),
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BatchSpec:
+        return cls(
+            source=data["source"],
+            kind=data["kind"],
+            key=data["key"],
+            paths=tuple(data.get("paths", ())),
+            options=dict(data.get("options", {})),
+        )
+
+
+class Source(ABC):
+    """Subclass this and register it (see ``pipelines.sources.registry``) to add a source."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    license: ClassVar[SourceLicense]
+    live: ClassVar[LiveAccess | None] = None
+    local_inputs: ClassVar[str]  # what local files it reads, in words (shown by `commons sources`)
+    parser_name: ClassVar[str]
+    parser_version: ClassVar[str]
+
+    @abstractmethod
+    def recognizes(self, name: str, head: bytes) -> bool:
+        """Whether a local file (its name and first bytes) is input for this source, for `--from` detection."""
+
+    @abstractmethod
+    def parse(self, doc: RawDocument, ctx: ParseContext) -> Iterator[TableRow]:
+        """Rows of the target tables from one document. Pure: same bytes, same rows.
+
+        Rows carry the source's own fields plus ``source_record_id``, ``source_url``, ``license`` and
+        ``license_source``; the harvester adds the remaining provenance columns. Raise ``ParseError``
+        for bad input: rows already yielded are kept and the error is recorded in ``fetches``.
+        """
+
+    def live_batches(self, options: Mapping[str, str]) -> list[BatchSpec]:
+        """Split a live request into partitions (time windows)."""
+        raise NotImplementedError(f"source {self.name!r} has no live path")
+
+    def fetch(self, batch: BatchSpec, fetcher: PoliteFetcher, watermark: str | None) -> Iterator[RawDocument]:
+        """Live documents of one batch, fetched through the shared polite fetcher.
+
+        Raise ``FetchError`` (from ``pipelines.fetch.http``) when the service fails for good; documents
+        already yielded are kept.
+        """
+        raise NotImplementedError(f"source {self.name!r} has no live path")
+
+    def watermark_key(self, options: Mapping[str, str]) -> str:
+        """Which stored watermark a live request continues from (e.g. one per OAI-PMH set and format)."""
+        return "default"
+
+    def next_watermark(self, batch: BatchSpec, previous: str | None) -> str | None:
+        """The watermark to store after ``batch`` harvested completely."""
+        return previous
