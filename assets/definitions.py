@@ -1,6 +1,5 @@
 """The code location: ``dagster dev`` and ``dagster definitions validate`` find it through pyproject.toml."""
 
-
 import dagster as dg
 
 from assets.harvest import build_harvest_asset, harvest_asset_key

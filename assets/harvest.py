@@ -1,6 +1,5 @@
 """One harvest asset per registered source, partitioned by batch, writing staged Parquet and a fetch log."""
 
-
 from typing import Any
 
 import dagster as dg
@@ -35,7 +34,9 @@ def build_harvest_asset(source: Source) -> dg.AssetsDefinition:
         kinds={"python", "parquet"},
         description=f"{source.description} Reads: {source.local_inputs}. Feeds: {', '.join(source.tables)}.",
     )
-    def _harvest(context: dg.AssetExecutionContext, commons: CommonsHome, http: HttpFetcher) -> dg.MaterializeResult:
+    def _harvest(
+        context: dg.AssetExecutionContext, commons: CommonsHome, http: HttpFetcher
+    ) -> dg.MaterializeResult:
         root = commons.root()
         batch = load_batch(root, source.name, context.partition_key)
         watermark_key = source.watermark_key(batch.options)

@@ -1,6 +1,5 @@
 """Materialization metadata for a Parquet table: row count, column schema with docs, URI."""
 
-
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from schemas.columns import description
 def column_schema(spec: TableSpec) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name=f.name, type=str(f.type), description=description(f) or None) for f in spec.schema
+            dg.TableColumn(name=f.name, type=str(f.type), description=description(f) or None)
+            for f in spec.schema
         ]
     )
 

@@ -1,6 +1,5 @@
 """Partitions: one dynamic partition set per source; a partition is a batch (a local input or a live time window)."""
 
-
 import dagster as dg
 
 

@@ -1,6 +1,5 @@
 """Resources: where the data root is, and the shared polite HTTP fetcher."""
 
-
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from pipelines.settings import DataRoot
 from pipelines.sources.registry import all_sources
 
 
-class CommonsHome(dg.ConfigurableResource):  # type: ignore[type-arg]
+class CommonsHome(dg.ConfigurableResource):
     """The data root. Empty means ``$COMMONS_HOME`` or ``data/`` in the project."""
 
     home: str = ""
@@ -20,7 +19,7 @@ class CommonsHome(dg.ConfigurableResource):  # type: ignore[type-arg]
         return (DataRoot(Path(self.home).resolve()) if self.home else DataRoot.from_env()).ensure()
 
 
-class HttpFetcher(dg.ConfigurableResource):  # type: ignore[type-arg]
+class HttpFetcher(dg.ConfigurableResource):
     """Polite HTTP for live sources: per-host spacing from each source's declared limits, retries, backoff."""
 
     user_agent: str = "ResearchCommons/0.1 (+https://github.com/research-commons; mailto:{contact})"

@@ -1,6 +1,5 @@
 """The snapshot asset: a versioned, deterministic release of every curated table under the snapshots root."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +26,9 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
         kinds={"parquet"},
         description="Versioned snapshot: data/<table>/*.parquet, manifest.json, views.sql, README.md.",
     )
-    def _snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, commons: CommonsHome) -> dg.MaterializeResult:
+    def _snapshot(
+        context: dg.AssetExecutionContext, config: SnapshotConfig, commons: CommonsHome
+    ) -> dg.MaterializeResult:
         root = commons.root()
         out_root = Path(config.out_dir).resolve() if config.out_dir else root.snapshots
         inputs = []
@@ -37,8 +38,13 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
                 batch = load_batch(root, source.name, key)
                 # Record where input came from without leaking local absolute paths into a release.
                 inputs.append(
-                    {"source": source.name, "partition": key, "kind": batch.kind,
-                     "inputs": [Path(p).name for p in batch.paths], "options": dict(batch.options)}
+                    {
+                        "source": source.name,
+                        "partition": key,
+                        "kind": batch.kind,
+                        "inputs": [Path(p).name for p in batch.paths],
+                        "options": dict(batch.options),
+                    }
                 )
             marks = load_watermarks(root, source.name)
             if marks:

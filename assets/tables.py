@@ -1,6 +1,5 @@
 """Curated tables built from every source's staged partitions, guarded by blocking checks."""
 
-
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,7 +33,9 @@ def feeding_sources(table: str, sources: Sequence[Source]) -> list[Source]:
     return [s for s in sources if table == "fetches" or table in s.tables]
 
 
-def staged_files(instance: dg.DagsterInstance, root: DataRoot, table: str, sources: Sequence[Source]) -> list[Path]:
+def staged_files(
+    instance: dg.DagsterInstance, root: DataRoot, table: str, sources: Sequence[Source]
+) -> list[Path]:
     """Staged files of the partitions that currently exist, so a deleted partition drops out."""
     files = []
     for source in feeding_sources(table, sources):
@@ -72,7 +73,10 @@ def _as_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=outcome.passed,
         description=outcome.description,
-        metadata={k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in outcome.metadata.items()},
+        metadata={
+            k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+            for k, v in outcome.metadata.items()
+        },
     )
 
 
@@ -92,12 +96,20 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
             )
         )
     if table == "fetches":
-        checks.append(("errors_explained", "Every failed fetch says what went wrong.", lambda s, p, r: check_errors_explained(p)))
+        checks.append(
+            (
+                "errors_explained",
+                "Every failed fetch says what went wrong.",
+                lambda s, p, r: check_errors_explained(p),
+            )
+        )
 
     defs = []
     for name, description, run in checks:
 
-        def _make(run: Callable[[TableSpec, Path, DataRoot], CheckOutcome]) -> Callable[..., dg.AssetCheckResult]:
+        def _make(
+            run: Callable[[TableSpec, Path, DataRoot], CheckOutcome],
+        ) -> Callable[..., dg.AssetCheckResult]:
             def _check(commons: CommonsHome) -> dg.AssetCheckResult:
                 root = commons.root()
                 return _as_result(run(spec, curated_path(root, table), root))
@@ -105,8 +117,8 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
             return _check
 
         defs.append(
-            dg.asset_check(asset=dg.AssetKey(table), name=f"{table}_{name}", description=description, blocking=True)(
-                _make(run)
-            )
+            dg.asset_check(
+                asset=dg.AssetKey(table), name=f"{table}_{name}", description=description, blocking=True
+            )(_make(run))
         )
     return defs

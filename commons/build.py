@@ -63,7 +63,9 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
         if not opts.get("from"):
             mark = load_watermarks(root, name).get(source.watermark_key(opts))
             if not mark:
-                raise BuildError(f"live {name}: no stored watermark yet; give --since YYYY-MM-DD for the first harvest")
+                raise BuildError(
+                    f"live {name}: no stored watermark yet; give --since YYYY-MM-DD for the first harvest"
+                )
             # Re-harvest the watermark's whole month: a month is one partition, replaced as a whole.
             opts["from"] = date.fromisoformat(mark).replace(day=1).isoformat()
         batches.extend(source.live_batches(opts))
@@ -92,14 +94,21 @@ def run_build(
             instance.add_dynamic_partitions(partitions, [batch.key])
 
     for i, batch in enumerate(batches, 1):
-        print(f"[{i}/{len(batches)}] harvest {batch.source} partition {batch.key}", file=sys.stderr, flush=True)
+        print(
+            f"[{i}/{len(batches)}] harvest {batch.source} partition {batch.key}", file=sys.stderr, flush=True
+        )
         job = defs.resolve_job_def(f"harvest_{batch.source}")
         result = job.execute_in_process(
-            instance=instance, partition_key=batch.key, run_config=_quiet_config(verbose), raise_on_error=False
+            instance=instance,
+            partition_key=batch.key,
+            run_config=_quiet_config(verbose),
+            raise_on_error=False,
         )
         if not result.success:
             report.failed_partitions.append(batch.key)
-            print(f"  harvest of {batch.key} failed (run {result.run_id}); see `dagster dev`", file=sys.stderr)
+            print(
+                f"  harvest of {batch.key} failed (run {result.run_id}); see `dagster dev`", file=sys.stderr
+            )
             continue
         for mat in result.asset_materializations_for_node(f"{batch.source}_harvest"):
             meta = mat.metadata

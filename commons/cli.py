@@ -20,16 +20,39 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--from", "from_", multiple=True, metavar="[SOURCE:]PATH",
-              help="Local input: a file or folder; the source is detected from content, SOURCE: forces it. Repeatable.")
+@click.option(
+    "--from",
+    "from_",
+    multiple=True,
+    metavar="[SOURCE:]PATH",
+    help="Local input: a file or folder; the source is detected from content, SOURCE: forces it. Repeatable.",
+)
 @click.option("--live", is_flag=True, help="Harvest live sources (network).")
-@click.option("--source", "live_sources", multiple=True, help="With --live: which sources (default: all live ones).")
-@click.option("--set", "set_spec", default="", help="With --live, arXiv: OAI-PMH set, e.g. cs or physics:hep-ex.")
-@click.option("--since", default="", metavar="YYYY-MM-DD", help="With --live: from date (default: the stored watermark).")
+@click.option(
+    "--source", "live_sources", multiple=True, help="With --live: which sources (default: all live ones)."
+)
+@click.option(
+    "--set", "set_spec", default="", help="With --live, arXiv: OAI-PMH set, e.g. cs or physics:hep-ex."
+)
+@click.option(
+    "--since",
+    default="",
+    metavar="YYYY-MM-DD",
+    help="With --live: from date (default: the stored watermark).",
+)
 @click.option("--until", default="", metavar="YYYY-MM-DD", help="With --live: until date (default: today).")
-@click.option("--metadata-prefix", default="arXiv", show_default=True, help="With --live, arXiv: arXiv, arXivRaw or oai_dc.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Snapshots root (default: snapshots/ under the data root).")
+@click.option(
+    "--metadata-prefix",
+    default="arXiv",
+    show_default=True,
+    help="With --live, arXiv: arXiv, arXivRaw or oai_dc.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Snapshots root (default: snapshots/ under the data root).",
+)
 @click.option("--version", "version", default="", help="Snapshot version (default: vYYYY.MM.DD[.N]).")
 @click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
 @click.option("-v", "--verbose", is_flag=True, help="Show Dagster's log.")
@@ -70,8 +93,10 @@ def build(
             click.echo(f"check failed: {failure}", err=True)
         raise click.ClickException("blocking checks failed; no snapshot was written")
     if report.failed_partitions:
-        click.echo(f"warning: {len(report.failed_partitions)} partitions failed: {', '.join(report.failed_partitions)}",
-                   err=True)
+        click.echo(
+            f"warning: {len(report.failed_partitions)} partitions failed: {', '.join(report.failed_partitions)}",
+            err=True,
+        )
     assert report.snapshot is not None
     click.echo(str(report.snapshot))
     if report.failed_partitions:
@@ -80,9 +105,15 @@ def build(
 
 @main.command()
 @click.argument("sql")
-@click.option("--snapshot", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Snapshot folder (default: the latest under the data root's snapshots/).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--snapshot",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Snapshot folder (default: the latest under the data root's snapshots/).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 @click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
 def query(sql: str, snapshot: Path | None, fmt: str, home: str | None) -> None:
     """Run SQL over a snapshot; its tables are views by name (papers, fetches, ...)."""
@@ -115,7 +146,9 @@ def sources() -> None:
             )
         else:
             click.echo("  live:     none")
-        click.echo(f"  license:  metadata {source.license.metadata_spdx}; full text {source.license.text_redistribution}")
+        click.echo(
+            f"  license:  metadata {source.license.metadata_spdx}; full text {source.license.text_redistribution}"
+        )
         click.echo(f"  terms:    {source.license.terms_url}")
         click.echo(f"  parser:   {source.parser_name} {source.parser_version}")
 

@@ -48,14 +48,20 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(value: Any, width: int) -> str:
-    text = "" if value is None else (json.dumps(_plain(value)) if isinstance(value, (list, dict)) else str(_plain(value)))
+    text = (
+        ""
+        if value is None
+        else (json.dumps(_plain(value)) if isinstance(value, (list, dict)) else str(_plain(value)))
+    )
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def format_result(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, width: int = 60) -> str:
     if fmt == "json":
-        return json.dumps([dict(zip(columns, map(_plain, r), strict=True)) for r in rows], indent=2, ensure_ascii=False)
+        return json.dumps(
+            [dict(zip(columns, map(_plain, r), strict=True)) for r in rows], indent=2, ensure_ascii=False
+        )
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

@@ -15,7 +15,9 @@ def _batch_path(root: DataRoot, source: str, key: str) -> Path:
 
 
 def save_batch(root: DataRoot, batch: BatchSpec) -> None:
-    atomic_write_text(_batch_path(root, batch.source, batch.key), json.dumps(batch.to_json(), indent=2, sort_keys=True))
+    atomic_write_text(
+        _batch_path(root, batch.source, batch.key), json.dumps(batch.to_json(), indent=2, sort_keys=True)
+    )
 
 
 def load_batch(root: DataRoot, source: str, key: str) -> BatchSpec:

@@ -66,8 +66,13 @@ def harvest_batch(
     store = RawStore(root.raw)
     version = pipeline_version()
     summary = HarvestSummary(batch=batch.key)
-    writers = {t: ParquetTableWriter(staging_path(root, source.name, t, batch.key), table_spec(t)) for t in source.tables}
-    fetch_writer = ParquetTableWriter(staging_path(root, source.name, "fetches", batch.key), table_spec("fetches"))
+    writers = {
+        t: ParquetTableWriter(staging_path(root, source.name, t, batch.key), table_spec(t))
+        for t in source.tables
+    }
+    fetch_writer = ParquetTableWriter(
+        staging_path(root, source.name, "fetches", batch.key), table_spec("fetches")
+    )
     all_writers = [*writers.values(), fetch_writer]
     try:
         docs = _documents(source, batch, fetcher, watermark)
@@ -81,8 +86,17 @@ def harvest_batch(
                 summary.errors.append(str(exc))
                 body = exc.body or b""
                 fetch_writer.add(
-                    _fetch_row(source, exc.url, "http", "error", store.put(body), len(body), version,
-                               http_status=exc.http_status, error=str(exc))
+                    _fetch_row(
+                        source,
+                        exc.url,
+                        "http",
+                        "error",
+                        store.put(body),
+                        len(body),
+                        version,
+                        http_status=exc.http_status,
+                        error=str(exc),
+                    )
                 )
                 break
             if isinstance(item, tuple):
@@ -125,7 +139,13 @@ def harvest_batch(
                 status = "not_modified"
             fetch_writer.add(
                 _fetch_row(
-                    source, doc.url_or_path, doc.kind, status, doc.sha256, len(doc.data), version,
+                    source,
+                    doc.url_or_path,
+                    doc.kind,
+                    status,
+                    doc.sha256,
+                    len(doc.data),
+                    version,
                     http_status=ctx.http_status or doc.http_status,
                     error=error,
                     content_type=doc.content_type,

@@ -62,13 +62,22 @@ def plan_local_input(root: Path, forced_source: str | None = None) -> LocalPlan:
         claims[path] = source.name if source else None
     counts = Counter(name for name in claims.values() if name)
     dominant = counts.most_common(1)[0][0] if counts else None
-    batches = [_batch(name, root, "detected" if name != dominant else "detected+unrecognised") for name in sorted(counts)]
+    batches = [
+        _batch(name, root, "detected" if name != dominant else "detected+unrecognised")
+        for name in sorted(counts)
+    ]
     unclaimed = [p for p, name in claims.items() if name is None] if dominant is None else []
     return LocalPlan(root, batches, unclaimed)
 
 
 def _batch(source: str, root: Path, claim: str) -> BatchSpec:
-    return BatchSpec(source=source, kind="local", key=local_batch_key(source, root), paths=(str(root),), options={"claim": claim})
+    return BatchSpec(
+        source=source,
+        kind="local",
+        key=local_batch_key(source, root),
+        paths=(str(root),),
+        options={"claim": claim},
+    )
 
 
 def batch_files(batch: BatchSpec) -> list[Path]:

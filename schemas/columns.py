@@ -20,7 +20,12 @@ def description(field: pa.Field) -> str:
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 PROVENANCE_FIELDS: list[pa.Field] = [
-    col("source", pa.string(), "Registered name of the source this row came from (see `commons sources`).", False),
+    col(
+        "source",
+        pa.string(),
+        "Registered name of the source this row came from (see `commons sources`).",
+        False,
+    ),
     col(
         "source_record_id",
         pa.string(),
@@ -50,7 +55,12 @@ PROVENANCE_FIELDS: list[pa.Field] = [
         "SPDX license id (or SPDX `LicenseRef-` expression) of the record's content, or `unknown`.",
         False,
     ),
-    col("license_source", pa.string(), "Where the license value came from (field of the source, or a rule).", False),
+    col(
+        "license_source",
+        pa.string(),
+        "Where the license value came from (field of the source, or a rule).",
+        False,
+    ),
 ]
 
 PROVENANCE_COLUMNS: tuple[str, ...] = tuple(f.name for f in PROVENANCE_FIELDS)

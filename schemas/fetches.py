@@ -15,7 +15,12 @@ FETCHES_SCHEMA = pa.schema(
             "same place at the same source time are one row however often they are read.",
             False,
         ),
-        col("source", pa.string(), "Registered source that read it (`unrecognised` when no source claimed a file).", False),
+        col(
+            "source",
+            pa.string(),
+            "Registered source that read it (`unrecognised` when no source claimed a file).",
+            False,
+        ),
         col(
             "url_or_path",
             pa.string(),
@@ -30,8 +35,14 @@ FETCHES_SCHEMA = pa.schema(
             "(no source recognised the file) or `error`.",
             False,
         ),
-        col("http_status", pa.int32(), "HTTP status code, where there was an HTTP response (also from recordings)."),
-        col("error", pa.string(), "What went wrong, naming the file or URL; null when status is not `error`."),
+        col(
+            "http_status",
+            pa.int32(),
+            "HTTP status code, where there was an HTTP response (also from recordings).",
+        ),
+        col(
+            "error", pa.string(), "What went wrong, naming the file or URL; null when status is not `error`."
+        ),
         col(
             "raw_sha256",
             pa.string(),
@@ -40,8 +51,17 @@ FETCHES_SCHEMA = pa.schema(
         ),
         col("bytes", pa.int64(), "Size of the body in bytes.", False),
         col("content_type", pa.string(), "Content type as served, or as detected for local files."),
-        col("retrieved_at", TIMESTAMP, "The response's own date (HTTP Date, OAI-PMH responseDate, feed updated)."),
-        col("records", pa.int64(), "Rows parsed from these bytes (0 for errors before the first record).", False),
+        col(
+            "retrieved_at",
+            TIMESTAMP,
+            "The response's own date (HTTP Date, OAI-PMH responseDate, feed updated).",
+        ),
+        col(
+            "records",
+            pa.int64(),
+            "Rows parsed from these bytes (0 for errors before the first record).",
+            False,
+        ),
         col("parser", pa.string(), "Parser used, if any."),
         col("parser_version", pa.string(), "Version of that parser."),
         col("pipeline_version", pa.string(), "`git describe` of the pipeline code that read it.", False),

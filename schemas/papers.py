@@ -33,7 +33,11 @@ PAPERS_SCHEMA = pa.schema(
             "normalised title, first author and year.",
             False,
         ),
-        col("arxiv_id", pa.string(), "arXiv identifier without version, e.g. `2401.01234` or `hep-th/9901001`."),
+        col(
+            "arxiv_id",
+            pa.string(),
+            "arXiv identifier without version, e.g. `2401.01234` or `hep-th/9901001`.",
+        ),
         col(
             "arxiv_versions",
             pa.list_(VERSION),
@@ -76,7 +80,11 @@ PAPERS_SCHEMA = pa.schema(
         ),
         col("created", pa.date32(), "Date the first version was submitted."),
         col("updated", pa.date32(), "Date of the latest version, where known."),
-        col("oai_datestamp", pa.date32(), "OAI-PMH datestamp: when the source last changed this metadata record."),
+        col(
+            "oai_datestamp",
+            pa.date32(),
+            "OAI-PMH datestamp: when the source last changed this metadata record.",
+        ),
         col(
             "metadata_format",
             pa.string(),

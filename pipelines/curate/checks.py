@@ -73,8 +73,14 @@ def check_unique_keys(spec: TableSpec, path: Path) -> CheckOutcome:
     finally:
         con.close()
     ok = duplicates == 0 and null_keys == 0
-    desc = f"{rows} rows, keys unique" if ok else f"{duplicates} duplicate and {null_keys} null keys, e.g. {examples}"
-    return CheckOutcome(ok, desc, {"rows": rows, "duplicate_keys": duplicates, "null_keys": null_keys, "examples": examples})
+    desc = (
+        f"{rows} rows, keys unique"
+        if ok
+        else f"{duplicates} duplicate and {null_keys} null keys, e.g. {examples}"
+    )
+    return CheckOutcome(
+        ok, desc, {"rows": rows, "duplicate_keys": duplicates, "null_keys": null_keys, "examples": examples}
+    )
 
 
 def check_provenance(spec: TableSpec, path: Path, raw_store: RawStore) -> CheckOutcome:
@@ -82,20 +88,30 @@ def check_provenance(spec: TableSpec, path: Path, raw_store: RawStore) -> CheckO
     con = connect()
     try:
         counts = con.execute(
-            "SELECT " + ", ".join(f'count(*) FILTER (WHERE "{c}" IS NULL)' for c in required)
+            "SELECT "
+            + ", ".join(f'count(*) FILTER (WHERE "{c}" IS NULL)' for c in required)
             + f" FROM read_parquet({_sql_path(path)})"
         ).fetchone()
-        hashes = [r[0] for r in con.execute(f"SELECT DISTINCT raw_sha256 FROM read_parquet({_sql_path(path)})").fetchall()]
+        hashes = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT raw_sha256 FROM read_parquet({_sql_path(path)})"
+            ).fetchall()
+        ]
     finally:
         con.close()
     assert counts is not None
     nulls = {c: n for c, n in zip(required, counts, strict=True) if n}
     missing_raw = [h for h in hashes if h not in raw_store]
     ok = not nulls and not missing_raw
-    desc = "provenance present and every raw_sha256 is in the raw store" if ok else (
-        f"null provenance: {nulls}; raw bytes missing for {len(missing_raw)} hashes"
+    desc = (
+        "provenance present and every raw_sha256 is in the raw store"
+        if ok
+        else (f"null provenance: {nulls}; raw bytes missing for {len(missing_raw)} hashes")
     )
-    return CheckOutcome(ok, desc, {"null_counts": nulls, "missing_raw": missing_raw[:5], "raw_documents": len(hashes)})
+    return CheckOutcome(
+        ok, desc, {"null_counts": nulls, "missing_raw": missing_raw[:5], "raw_documents": len(hashes)}
+    )
 
 
 def check_errors_explained(path: Path) -> CheckOutcome:
@@ -111,5 +127,8 @@ def check_errors_explained(path: Path) -> CheckOutcome:
         con.close()
     assert row is not None
     errors, unexplained = row
-    return CheckOutcome(unexplained == 0, f"{errors} errors recorded, {unexplained} without a message",
-                        {"errors": errors, "unexplained": unexplained})
+    return CheckOutcome(
+        unexplained == 0,
+        f"{errors} errors recorded, {unexplained} without a message",
+        {"errors": errors, "unexplained": unexplained},
+    )

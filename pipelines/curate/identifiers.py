@@ -47,7 +47,9 @@ def parse_arxiv_id(value: str) -> ArxivId | None:
         archive, _, number = m.group(1).partition("/")
         # The archive is lower case; a subject class after the dot (math.GT) keeps its case.
         head, dot, subject = archive.partition(".")
-        return ArxivId(f"{head.lower()}{dot}{subject.upper()}/{number}", int(m.group(2)) if m.group(2) else None)
+        return ArxivId(
+            f"{head.lower()}{dot}{subject.upper()}/{number}", int(m.group(2)) if m.group(2) else None
+        )
     return None
 
 

@@ -33,7 +33,12 @@ def parse_atom_feed(data: bytes, ctx: ParseContext, where: str) -> Iterator[Row]
         raise ParseError(f"{where}: empty document")
     records = 0
     parser = etree.iterparse(
-        io.BytesIO(data), events=("end",), tag=_ATOM_TAGS, huge_tree=True, resolve_entities=False, no_network=True
+        io.BytesIO(data),
+        events=("end",),
+        tag=_ATOM_TAGS,
+        huge_tree=True,
+        resolve_entities=False,
+        no_network=True,
     )
     try:
         for _, elem in parser:

@@ -44,7 +44,12 @@ def parse_oai_page(data: bytes, ctx: ParseContext, where: str) -> Iterator[Row]:
     records = 0
     errors: list[str] = []
     parser = etree.iterparse(
-        io.BytesIO(data), events=("end",), tag=_OAI_TAGS, huge_tree=True, resolve_entities=False, no_network=True
+        io.BytesIO(data),
+        events=("end",),
+        tag=_OAI_TAGS,
+        huge_tree=True,
+        resolve_entities=False,
+        no_network=True,
     )
     try:
         for _, elem in parser:
@@ -259,7 +264,7 @@ def _oai_dc_format(body: Any) -> Row:
     identifiers = [t for t in (element_text(e) for e in c.get("identifier", [])) if t]
     arxiv_url = next((i for i in identifiers if parse_arxiv_id(i)), None)
     dois = [d for i in identifiers if i.lower().startswith("doi:") for d in split_dois(i)]
-    authors = []
+    authors: list[Row] = []
     for creator in c.get("creator", []):
         text = element_text(creator)
         if not text:
@@ -277,7 +282,9 @@ def _oai_dc_format(body: Any) -> Row:
                 }
             )
         else:
-            authors.append({"name": text, "keyname": text, "forenames": None, "suffix": None, "affiliations": []})
+            authors.append(
+                {"name": text, "keyname": text, "forenames": None, "suffix": None, "affiliations": []}
+            )
     dates = sorted(d for d in (parse_date(element_text(e)) for e in c.get("date", [])) if d)
     rights = [t for t in (element_text(e) for e in c.get("rights", [])) if t]
     return {

@@ -91,7 +91,12 @@ def write_snapshot(
                 "sort_key": list(spec.sort_key),
                 "columns": {f.name: str(f.type) for f in spec.schema},
                 "files": [
-                    {"path": rel.as_posix(), "sha256": file_sha256(dst), "bytes": dst.stat().st_size, "rows": rows}
+                    {
+                        "path": rel.as_posix(),
+                        "sha256": file_sha256(dst),
+                        "bytes": dst.stat().st_size,
+                        "rows": rows,
+                    }
                 ],
             }
         manifest = {

@@ -30,7 +30,9 @@ METADATA_PREFIXES = ("arXiv", "arXivRaw", "oai_dc")
 @register
 class ArxivSource(Source):
     name = "arxiv"
-    description = "arXiv paper metadata: OAI-PMH ListRecords/GetRecord (arXiv, arXivRaw, oai_dc) and API Atom feeds."
+    description = (
+        "arXiv paper metadata: OAI-PMH ListRecords/GetRecord (arXiv, arXivRaw, oai_dc) and API Atom feeds."
+    )
     tables = ("papers",)
     license = SourceLicense(
         metadata_spdx="CC0-1.0",

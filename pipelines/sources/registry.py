@@ -23,7 +23,9 @@ def register(cls: S) -> S:
     name = cls.name
     existing = _REGISTRY.get(name)
     if existing is not None and type(existing) is not cls:
-        raise ValueError(f"two sources are registered as {name!r}: {type(existing).__module__} and {cls.__module__}")
+        raise ValueError(
+            f"two sources are registered as {name!r}: {type(existing).__module__} and {cls.__module__}"
+        )
     _REGISTRY[name] = cls()
     return cls
 
