@@ -3,7 +3,6 @@
 import dagster as dg
 
 from assets.harvest import build_harvest_asset, harvest_asset_key
-from assets.partitions import batches_partitions
 from assets.resources import CommonsHome, HttpFetcher
 from assets.snapshot import build_snapshot_asset
 from assets.tables import build_table_asset, build_table_checks
@@ -21,7 +20,6 @@ harvest_jobs = [
     dg.define_asset_job(
         name=f"harvest_{s.name}",
         selection=dg.AssetSelection.assets(harvest_asset_key(s)),
-        partitions_def=batches_partitions(s.name),
         description=f"Harvest one partition of {s.name} into staging.",
     )
     for s in SOURCES

@@ -205,16 +205,42 @@ def split_author_string(text: str) -> list[Row]:
 
 
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
+# Surname particles that belong to the keyname ("Del Maestro", "van der Berg", "Le Gall").
+_PARTICLES = {
+    "de",
+    "del",
+    "della",
+    "der",
+    "den",
+    "di",
+    "da",
+    "du",
+    "dos",
+    "das",
+    "van",
+    "von",
+    "le",
+    "la",
+    "ter",
+    "ten",
+}
 
 
 def split_display_name(name: str, affiliations: list[str] | None = None) -> Row:
-    """Split a display name by its last word; a trailing Jr./III goes to ``suffix``."""
+    """Split a display name into forenames and keyname (last word plus any particles before it).
+
+    A trailing Jr./III goes to ``suffix``. Where a source gives only display names this is a heuristic;
+    sources with structured names (arXiv OAI ``arXiv`` format) keep theirs.
+    """
     words = name.split()
     suffix = None
     if len(words) > 2 and words[-1].lower().strip(",") in _SUFFIXES:
         suffix = words.pop()
-    keyname = words[-1] if words else None
-    forenames = " ".join(words[:-1]) or None
+    start = len(words) - 1
+    while start > 1 and words[start - 1].lower() in _PARTICLES:
+        start -= 1
+    keyname = " ".join(words[start:]) if words else None
+    forenames = " ".join(words[:start]) or None
     return {
         "name": name,
         "keyname": keyname,

@@ -155,4 +155,21 @@ def _unwrap_recorded_response(body: bytes, where: str) -> tuple[bytes, int | Non
     if not isinstance(wrapper, dict) or not isinstance(wrapper.get("body"), str):
         raise ParseError(f"{where}: JSON is not a recorded response with a 'body' string")
     status = wrapper.get("status_code")
-    return wrapper["body"].encode("utf-8"), status if isinstance(status, int) else None
+    return _recorded_body_bytes(wrapper["body"]), status if isinstance(status, int) else None
+
+
+def _recorded_body_bytes(text: str) -> bytes:
+    """The response bytes behind a recorded ``body`` string.
+
+    arxiv.py's recorder stores ``response.content.decode("latin-1")`` and replays it with
+    ``.encode("latin-1")``, so encoding back to Latin-1 gives the exact bytes arXiv sent (UTF-8 XML).
+    Encoding the text as UTF-8 instead would double-encode every non-ASCII character ("Ramírez" becomes
+    "RamÃ\xadrez"). A recorder that stored properly decoded text is recognised because its text either
+    has characters beyond Latin-1 or does not round-trip to valid UTF-8; that text is encoded as UTF-8.
+    """
+    try:
+        raw = text.encode("latin-1")
+        raw.decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text.encode("utf-8")
+    return raw
