@@ -1,5 +1,6 @@
 """One harvest asset per registered source, partitioned by batch, writing staged Parquet and a fetch log."""
 
+import logging
 from typing import Any
 
 import dagster as dg
@@ -11,6 +12,9 @@ from pipelines.batches import load_batch, load_watermarks, save_watermark
 from pipelines.harvest import harvest_batch
 from pipelines.sources.base import Source
 from schemas import table_spec
+
+# Progress for people watching a terminal (`commons build` shows it); Dagster's log has the same lines.
+progress_log = logging.getLogger("commons.progress")
 
 
 def harvest_asset_key(source: Source) -> dg.AssetKey:
@@ -43,8 +47,10 @@ def build_harvest_asset(source: Source) -> dg.AssetsDefinition:
         watermark = load_watermarks(root, source.name).get(watermark_key) if batch.kind == "live" else None
 
         def progress(n: int, name: str) -> None:
-            if n % 100 == 0:
-                context.log.info(f"{batch.key}: {n} documents, now {name}")
+            if n % 100 == 0 or batch.kind == "live":
+                message = f"{batch.key}: {n} documents, now {name}"
+                context.log.info(message)
+                progress_log.info(message)
 
         summary = harvest_batch(
             source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -73,6 +74,13 @@ def build(
     from commons.build import BuildError, live_batches, local_batches, run_build
     from commons.instance import use_data_root
 
+    progress = logging.getLogger("commons.progress")
+    if not progress.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("  %(message)s"))
+        progress.addHandler(handler)
+        progress.setLevel(logging.INFO)
+        progress.propagate = False
     root = _root(home)
     instance = use_data_root(root)
     warnings: list[str] = []
