@@ -106,7 +106,8 @@ class RecordTemplate:
     doi: str | None  # XML-escaped
 
 
-def _child(parent: Any, name: str) -> Any | None:
+def _child(parent: Any, name: str) -> Any:
+    """The first child element called ``name`` (any namespace), or None."""
     for child in parent:
         if isinstance(child.tag, str) and etree.QName(child).localname == name:
             return child
@@ -288,7 +289,7 @@ def _is_generated_folder(folder: Path) -> bool:
 
 def generate(spec: CorpusSpec, out_dir: Path, fixtures: Path | None = None, log: Any = None) -> Corpus:
     """Write (or reuse) ``<out_dir>/arxiv_oai_<records>/page-00001.xml`` ... and return where it is."""
-    say = log or (lambda message: print(message, file=sys.stderr))
+    say = log or (lambda message: print(f"bench: {message}", file=sys.stderr))
     templates, hashes = load_templates(fixtures or fixtures_dir())
     stamp = _stamp(spec, hashes)
     target = out_dir / f"arxiv_oai_{spec.records}"
@@ -305,7 +306,7 @@ def generate(spec: CorpusSpec, out_dir: Path, fixtures: Path | None = None, log:
     tmp = out_dir / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    say(f"bench: generating {spec.records:,} records from {len(templates)} fixture records into {target}")
+    say(f"generating {spec.records:,} records from {len(templates)} fixture records into {target}")
     rng = random.Random(spec.seed)
     ids = arxiv_ids(rng, spec.records)
     # The harvest happens after every record's last datestamp (created + 27 + 400 + 29 days at most).
@@ -337,7 +338,7 @@ def generate(spec: CorpusSpec, out_dir: Path, fixtures: Path | None = None, log:
             (tmp / f"page-{page + 1:05d}.xml").write_bytes(data)
             total_bytes += len(data)
             if (page + 1) % 100 == 0:
-                say(f"bench: ... {page + 1:,}/{spec.pages:,} pages")
+                say(f"... {page + 1:,}/{spec.pages:,} pages")
         stamp.update(pages=spec.pages, bytes=total_bytes, templates=[t.source for t in templates])
         (tmp / STAMP_NAME).write_text(json.dumps(stamp, indent=2, sort_keys=True), encoding="utf-8")
         os.rename(tmp, target)
@@ -345,7 +346,7 @@ def generate(spec: CorpusSpec, out_dir: Path, fixtures: Path | None = None, log:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.perf_counter() - started
-    say(f"bench: wrote {spec.pages:,} pages, {total_bytes / 1e6:,.0f} MB in {seconds:.0f} s")
+    say(f"wrote {spec.pages:,} pages, {total_bytes / 1e6:,.0f} MB in {seconds:.0f} s")
     return Corpus(target, spec.records, spec.pages, total_bytes, True, seconds)
 
 

@@ -9,15 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from pipelines.fetch.http import FetchError, PoliteFetcher
 from pipelines.fetch.raw_store import RawStore, sha256_hex
 from pipelines.local_input import read_local_documents
 from pipelines.settings import DataRoot, pipeline_version
 from pipelines.snapshot.parquet import ParquetTableWriter
-from pipelines.sources.base import BatchSpec, ParseContext, ParseError, RawDocument, Source
+from pipelines.sources.base import BatchSpec, ParseContext, ParseError, RawDocument, Row, Source
 from schemas import table_spec
 
 log = logging.getLogger("commons.harvest")
+
+FLUSH_ROWS = 4096
 
 
 @dataclass
@@ -113,28 +117,14 @@ def harvest_batch(
                 on_document(summary.documents, doc.url_or_path)
             store.put(doc.data)
             ctx = ParseContext(http_status=doc.http_status, retrieved_at=doc.retrieved_at)
-            records, error = 0, None
-            try:
-                for table, row in source.parse(doc, ctx):
-                    row["source"] = source.name
-                    row["raw_sha256"] = doc.sha256
-                    row["pipeline_version"] = version
-                    row.setdefault("retrieved_at", ctx.retrieved_at or doc.retrieved_at)
-                    row.setdefault("parser", ctx.parser or source.parser_name)
-                    row.setdefault("parser_version", ctx.parser_version or source.parser_version)
-                    writers[table].add(row)
-                    records += 1
-                    summary.rows[table] = summary.rows.get(table, 0) + 1
-            except ParseError as exc:
-                error = str(exc)
-            except Exception as exc:  # a parser bug on one document must not stop the batch
-                log.exception("parser %s failed on %s", source.name, doc.url_or_path)
-                error = f"{doc.url_or_path}: {source.name} parser failed: {type(exc).__name__}: {exc}"
+            records, error = _stage_document(source, doc, ctx, writers, version)
+            for table, n in records.items():
+                summary.rows[table] = summary.rows.get(table, 0) + n
             if error:
                 summary.errors.append(error)
                 if doc.kind == "http":
                     summary.complete = False
-            status = "error" if error else ("empty" if ctx.empty and records == 0 else "ok")
+            status = "error" if error else ("empty" if ctx.empty and not any(records.values()) else "ok")
             if doc.http_status == 304:
                 status = "not_modified"
             fetch_writer.add(
@@ -150,7 +140,7 @@ def harvest_batch(
                     error=error,
                     content_type=doc.content_type,
                     retrieved_at=ctx.retrieved_at or doc.retrieved_at,
-                    records=records,
+                    records=sum(records.values()),
                     parser=ctx.parser or source.parser_name,
                     parser_version=ctx.parser_version or source.parser_version,
                 )
@@ -165,6 +155,60 @@ def harvest_batch(
             writer.abort(exc)
         raise
     return summary
+
+
+def _stage_document(
+    source: Source, doc: RawDocument, ctx: ParseContext, writers: dict[str, ParquetTableWriter], version: str
+) -> tuple[dict[str, int], str | None]:
+    """Parse one document into the staging writers; returns rows staged per table and the error, if any.
+
+    Rows are converted to Arrow a slice at a time per document, so a row that does not fit its table's
+    schema is an error of this document (naming it), not of whichever document happens to flush later.
+    """
+    pending: dict[str, list[Row]] = {t: [] for t in writers}
+    staged: dict[str, int] = {}
+
+    def flush(table: str) -> None:
+        rows = pending[table]
+        if not rows:
+            return
+        try:
+            batch = pa.RecordBatch.from_pylist(rows, schema=writers[table].schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise ParseError(f"{doc.url_or_path}: rows do not fit the {table} schema: {exc}") from exc
+        writers[table].add_batch(batch)
+        staged[table] = staged.get(table, 0) + len(rows)
+        pending[table] = []
+
+    try:
+        for table, row in source.parse(doc, ctx):
+            if table not in writers:
+                raise ParseError(
+                    f"{doc.url_or_path}: {source.name} produced a row for undeclared table {table!r}"
+                )
+            row["source"] = source.name
+            row["raw_sha256"] = doc.sha256
+            row["pipeline_version"] = version
+            row.setdefault("retrieved_at", ctx.retrieved_at or doc.retrieved_at)
+            row.setdefault("parser", ctx.parser or source.parser_name)
+            row.setdefault("parser_version", ctx.parser_version or source.parser_version)
+            pending[table].append(row)
+            if len(pending[table]) >= FLUSH_ROWS:
+                flush(table)
+        for table in pending:
+            flush(table)
+    except ParseError as exc:
+        # Rows parsed before the error are kept (complete records before a truncation, say).
+        try:
+            for table in pending:
+                flush(table)
+        except ParseError:
+            pass
+        return staged, str(exc)
+    except Exception as exc:  # a parser bug on one document must not stop the batch
+        log.exception("parser %s failed on %s", source.name, doc.url_or_path)
+        return staged, f"{doc.url_or_path}: {source.name} parser failed: {type(exc).__name__}: {exc}"
+    return staged, None
 
 
 def _fetch_row(

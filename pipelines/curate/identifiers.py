@@ -45,11 +45,11 @@ def parse_arxiv_id(value: str) -> ArxivId | None:
     m = _OLD_ID.match(text)
     if m:
         archive, _, number = m.group(1).partition("/")
-        # The archive is lower case; a subject class after the dot (math.GT) keeps its case.
-        head, dot, subject = archive.partition(".")
-        return ArxivId(
-            f"{head.lower()}{dot}{subject.upper()}/{number}", int(m.group(2)) if m.group(2) else None
-        )
+        # The archive is lower case. A subject class after the dot (math.GT/0309136) is not part of the
+        # paper's identity: arXiv's canonical id, and the OAI-PMH <id>, is math/0309136, so keeping the
+        # class would give one paper two work_ids.
+        head = archive.partition(".")[0]
+        return ArxivId(f"{head.lower()}/{number}", int(m.group(2)) if m.group(2) else None)
     return None
 
 
@@ -71,10 +71,15 @@ def normalize_doi(value: str) -> str | None:
     return m.group(0).rstrip(".,;)").lower()
 
 
+# Between DOIs: whitespace, or a comma or semicolon followed by the next DOI. A semicolon inside a DOI
+# (SICI style, 10.1175/1520-0469(1998)055<0001:AOTROE>2.0.CO;2) is not followed by one.
+_DOI_SEPARATOR = re.compile(r"\s+|[,;]\s*(?=(?:doi:\s*|https?://(?:dx\.)?doi\.org/)?10\.\d)", re.IGNORECASE)
+
+
 def split_dois(value: str) -> list[str]:
     """All DOIs in a field that may hold several, separated by commas, semicolons or spaces; in order, unique."""
     seen: dict[str, None] = {}
-    for part in re.split(r"[,;\s]+", value):
+    for part in _DOI_SEPARATOR.split(value):
         doi = normalize_doi(part)
         if doi:
             seen.setdefault(doi, None)

@@ -9,6 +9,10 @@ _CC = re.compile(r"creativecommons\.org/licenses/(by(?:-nc)?(?:-sa|-nd)?)/(\d\.\
 _CC0 = re.compile(r"creativecommons\.org/publicdomain/zero/(\d\.\d)", re.IGNORECASE)
 _ARXIV = re.compile(r"arxiv\.org/licenses/([a-z0-9\-]+)/(\d\.\d)", re.IGNORECASE)
 _ARXIV_ASSUMED = re.compile(r"arxiv\.org/licenses/assumed-1991-2003", re.IGNORECASE)
+# Retired licenses arXiv still states on older records: the CC Public Domain Declaration, and the
+# U.S. public domain status of U.S. government works (public domain in the U.S. only).
+_CC_PD_DECLARATION = re.compile(r"creativecommons\.org/licenses/publicdomain", re.IGNORECASE)
+_ARXIV_US_PD = re.compile(r"arxiv\.org/licenses/us-public-domain", re.IGNORECASE)
 
 # Full text may be redistributed under these (verbatim, with attribution). NC and ND variants are
 # excluded: splitting a paper into paragraphs is arguably an adaptation, and the dataset has no
@@ -34,6 +38,11 @@ def license_from_url(url: str | None) -> License:
     m = _CC0.search(url)
     if m:
         return License(f"CC0-{m.group(1)}", url, True)
+    if _CC_PD_DECLARATION.search(url):
+        return License("CC-PDDC", url, True)
+    if _ARXIV_US_PD.search(url):
+        # Not public domain outside the U.S., and the dataset is published worldwide.
+        return License("LicenseRef-arXiv-us-public-domain", url, False)
     if _ARXIV_ASSUMED.search(url):
         return License("LicenseRef-arXiv-assumed-1991-2003", url, False)
     m = _ARXIV.search(url)

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from typing import ClassVar
 
 from pipelines.fetch.http import PoliteFetcher
 from pipelines.parse import arxiv_atom, arxiv_oai
@@ -43,11 +44,17 @@ class ArxivSource(Source):
         hosts=("oaipmh.arxiv.org", "export.arxiv.org"),
         min_interval_s=3.0,
         description="OAI-PMH ListRecords by set and from/until dates, resumption tokens, one request per 3 s",
+        base_url_env="COMMONS_ARXIV_OAI_URL",
     )
     local_inputs = (
         "OAI-PMH XML responses (ListRecords/GetRecord), arXiv API Atom feeds, "
         "and recorded API responses as JSON {url, status_code, body}"
     )
+    fixtures = ("../shared/fixtures/arxiv_oai",)
+    live_fixture = "../shared/fixtures/arxiv_oai/atomiklabs_oai_ListRecords_oai_dc_cs_2024-01-25_with_resumptionToken.xml"
+    example_live_options: ClassVar[Mapping[str, str]] = {
+        "set": "cs", "from": "2024-01-25", "until": "2024-01-26", "metadata_prefix": "oai_dc"
+    }
     parser_name = "arxiv"
     parser_version = f"oai-{arxiv_oai.PARSER_VERSION}+atom-{arxiv_atom.PARSER_VERSION}"
 
@@ -118,7 +125,7 @@ class ArxivSource(Source):
         opts = batch.options
         yield from harvest_list_records(
             fetcher,
-            os.environ.get("COMMONS_ARXIV_OAI_URL", DEFAULT_OAI_URL),
+            os.environ.get("COMMONS_ARXIV_OAI_URL") or DEFAULT_OAI_URL,
             metadata_prefix=opts.get("metadata_prefix", "arXiv"),
             set_spec=opts.get("set") or None,
             from_date=opts.get("from") or None,

@@ -79,6 +79,7 @@ class LiveAccess:
     min_interval_s: float  # at most one request per this many seconds per host
     auth_env: str | None = None  # environment variable holding a token, if any
     description: str = ""
+    base_url_env: str | None = None  # environment variable that overrides the endpoint (mirrors, local tests)
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,27 @@ class BatchSpec:
 
 
 class Source(ABC):
-    """Subclass this and register it (see ``pipelines.sources.registry``) to add a source."""
+    """Subclass this and decorate it with ``@register`` (``pipelines.sources.registry``) to add a source.
 
-    name: ClassVar[str]
+    Everything a reviewer needs to trust a source is declared here, and the contract tests
+    (``pipelines/sources/contract.py``) check every registered source against it.
+    """
+
+    name: ClassVar[str]  # lower_snake_case; the `source` column of every row it produces
     description: ClassVar[str]
-    tables: ClassVar[tuple[str, ...]]
+    tables: ClassVar[tuple[str, ...]]  # tables it feeds (names in schemas/)
     license: ClassVar[SourceLicense]
-    live: ClassVar[LiveAccess | None] = None
+    live: ClassVar[LiveAccess | None] = None  # None: local input only
     local_inputs: ClassVar[str]  # what local files it reads, in words (shown by `commons sources`)
     parser_name: ClassVar[str]
-    parser_version: ClassVar[str]
+    parser_version: ClassVar[str]  # bump when parse() output changes: partitions are re-parsed
+    # Folders of real recorded input, relative to the project root (e.g. tests/fixtures/<name> or
+    # ../shared/fixtures/<folder>). The contract tests parse every file in them.
+    fixtures: ClassVar[tuple[str, ...]] = ()
+    # A fixture file the contract tests' local server answers every live request with, and the live
+    # options that start a small harvest, so live fetching is tested offline.
+    live_fixture: ClassVar[str | None] = None
+    example_live_options: ClassVar[Mapping[str, str]] = {}
 
     @abstractmethod
     def recognizes(self, name: str, head: bytes) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TypeVar
@@ -10,7 +11,8 @@ from typing import TypeVar
 from pipelines.sources.base import Source
 
 ENTRY_POINT_GROUP = "research_commons.sources"
-BUILTIN_MODULES = ("pipelines.sources.arxiv",)
+# Every module in pipelines/sources/ is imported, so a built-in source registers by its @register alone.
+_HELPER_MODULES = {"base", "registry", "contract", "scaffold"}
 
 _REGISTRY: dict[str, Source] = {}
 _loaded = False
@@ -35,12 +37,20 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    import pipelines.sources as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name not in _HELPER_MODULES and not info.name.startswith("_"):
+            importlib.import_module(f"pipelines.sources.{info.name}")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         loaded = ep.load()
         if isinstance(loaded, type) and issubclass(loaded, Source) and loaded.name not in _REGISTRY:
             register(loaded)
+
+
+def unregister(name: str) -> None:
+    """Remove a source (for tests that load a scaffolded source from a temporary folder)."""
+    _REGISTRY.pop(name, None)
 
 
 def all_sources() -> dict[str, Source]:
