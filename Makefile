@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FIXTURES ?= ../shared/fixtures
 
-.PHONY: setup demo test lint typecheck unit card dev validate bench bench-quick clean
+.PHONY: setup demo test lint typecheck unit card schema-lock dev validate bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -30,6 +30,9 @@ typecheck: setup
 
 unit: setup
 	$(BIN)/pytest -q
+
+schema-lock: setup
+	$(BIN)/commons schema-lock
 
 card: setup
 	$(BIN)/commons card

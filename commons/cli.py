@@ -180,3 +180,33 @@ def card(check: bool) -> None:
     if wanted != current:
         atomic_write_text(path, wanted)
     click.echo(str(path))
+
+
+@main.command("new-source")
+@click.argument("name")
+def new_source(name: str) -> None:
+    """Scaffold a source: pipelines/sources/NAME.py, tests/test_source_NAME.py, tests/fixtures/NAME/README.md."""
+    from pipelines.sources.scaffold import scaffold_source
+
+    try:
+        written = scaffold_source(name)
+    except (ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        "next: record real input into the fixtures folder, fill the TODOs, then `make test` "
+        "(the source contract tests run for it automatically); see CONTRIBUTING.md"
+    )
+
+
+@main.command("schema-lock")
+def schema_lock() -> None:
+    """Record the current schemas as published (after bumping SCHEMA_VERSION as the change requires)."""
+    from schemas.compat import LOCK_PATH, compatibility_problems, current_contract, load_lock, write_lock
+
+    problems = compatibility_problems(load_lock(), current_contract()) if LOCK_PATH.exists() else []
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    write_lock()
+    click.echo(str(LOCK_PATH))

@@ -50,3 +50,22 @@ def license_from_url(url: str | None) -> License:
         # arXiv's own licenses grant arXiv, not third parties, the right to distribute.
         return License(f"LicenseRef-arXiv-{m.group(1).lower()}-{m.group(2)}", url, False)
     return License("unknown", url, False)
+
+
+_LICENSE_REF = re.compile(r"^LicenseRef-[A-Za-z0-9.\-]+$")
+
+
+def license_problem(expression: str, allow_unknown: bool = False) -> str | None:
+    """Why ``expression`` is not a valid SPDX expression (or `LicenseRef-`), or None when it is."""
+    from license_expression import get_spdx_licensing
+
+    if allow_unknown and expression == "unknown":
+        return None
+    if _LICENSE_REF.match(expression):
+        return None
+    info = get_spdx_licensing().validate(expression)
+    if info.errors:
+        return "; ".join(info.errors)
+    if info.normalized_expression != expression:
+        return f"write it as {info.normalized_expression!r}"
+    return None

@@ -53,7 +53,10 @@ class ArxivSource(Source):
     fixtures = ("../shared/fixtures/arxiv_oai",)
     live_fixture = "../shared/fixtures/arxiv_oai/atomiklabs_oai_ListRecords_oai_dc_cs_2024-01-25_with_resumptionToken.xml"
     example_live_options: ClassVar[Mapping[str, str]] = {
-        "set": "cs", "from": "2024-01-25", "until": "2024-01-26", "metadata_prefix": "oai_dc"
+        "set": "cs",
+        "from": "2024-01-25",
+        "until": "2024-01-26",
+        "metadata_prefix": "oai_dc",
     }
     parser_name = "arxiv"
     parser_version = f"oai-{arxiv_oai.PARSER_VERSION}+atom-{arxiv_atom.PARSER_VERSION}"
