@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 
 import pyarrow as pa
@@ -274,7 +274,7 @@ def check_live_rate_limit(source: Source, requests: int = 2) -> list[str]:
     problems = []
     if not documents:
         problems.append("fetch() yielded no document from the local server")
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(arrivals)]
     too_close = [g for g in gaps if g < live.min_interval_s * 0.95]
     if too_close:
         problems.append(
