@@ -173,8 +173,8 @@ def _recorded_body_bytes(text: str) -> bytes:
 
     arxiv.py's recorder stores ``response.content.decode("latin-1")`` and replays it with
     ``.encode("latin-1")``, so encoding back to Latin-1 gives the exact bytes arXiv sent (UTF-8 XML).
-    Encoding the text as UTF-8 instead would double-encode every non-ASCII character ("Ramírez" becomes
-    "RamÃ\xadrez"). A recorder that stored properly decoded text is recognised because its text either
+    Encoding the text as UTF-8 instead would double-encode every non-ASCII character ("José" would read
+    "JosÃ©"). A recorder that stored properly decoded text is recognised because its text either
     has characters beyond Latin-1 or does not round-trip to valid UTF-8; that text is encoded as UTF-8.
     """
     try:
