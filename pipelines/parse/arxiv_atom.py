@@ -22,7 +22,7 @@ from pipelines.parse.xml_util import (
 from pipelines.sources.base import ParseContext, ParseError, Row
 
 PARSER_NAME = "arxiv_atom"
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
 _ATOM_TAGS = ("{http://www.w3.org/2005/Atom}entry", "{http://www.w3.org/2005/Atom}updated")
 

@@ -27,7 +27,7 @@ from pipelines.parse.xml_util import (
 from pipelines.sources.base import ParseContext, ParseError, Row
 
 PARSER_NAME = "arxiv_oai"
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
 _OAI_TAGS = ("{*}record", "{*}responseDate", "{*}error", "{*}resumptionToken")
 # OAI-PMH errors that are an empty answer, not a failure.
@@ -121,7 +121,11 @@ def _record_row(record: Any) -> Row | None:
         metadata_format=fmt if fmt != "dc" else "oai_dc",
         metadata_license="CC0-1.0",
         license=lic.spdx,
-        license_source="arXiv metadata <license>" if lic.url else "absent from arXiv metadata",
+        license_source=(
+            f"arXiv OAI-PMH {'dc:rights' if fmt == 'dc' else '<license>'}"
+            if lic.url
+            else "absent from arXiv metadata"
+        ),
         text_redistributable=lic.text_redistributable,
         source_record_id=oai_identifier or f"oai:arXiv.org:{ident.id}",
         source_url=f"https://arxiv.org/abs/{ident.id}",
