@@ -50,7 +50,7 @@ def test_calver_versions_and_latest(tmp_path: Path) -> None:
     out = tmp_path / "snaps"
     for expected in ("v2026.11.24", "v2026.11.24.2", "v2026.11.24.3"):
         assert write_snapshot(out, tables, version=next_version(out, day)).name == expected
-    for n in range(4, 11):
+    for _ in range(4, 11):
         write_snapshot(out, tables, version=next_version(out, day))
     latest = latest_snapshot(out)
     assert latest is not None and latest.name == "v2026.11.24.10", "numeric, not lexical, order"
