@@ -60,7 +60,7 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
         if source.live is None:
             raise BuildError(f"source {name!r} has no live path; use --from with local input")
         opts = dict(options)
-        if not opts.get("from"):
+        if not opts.get("from") and not opts.get("ids"):
             mark = load_watermarks(root, name).get(source.watermark_key(opts))
             if not mark:
                 raise BuildError(

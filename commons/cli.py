@@ -43,6 +43,12 @@ def main() -> None:
 )
 @click.option("--until", default="", metavar="YYYY-MM-DD", help="With --live: until date (default: today).")
 @click.option(
+    "--ids",
+    default="",
+    metavar="ID[,ID...]",
+    help="With --live, arXiv: fetch these records by id (OAI-PMH GetRecord) instead of a date range.",
+)
+@click.option(
     "--metadata-prefix",
     default="arXiv",
     show_default=True,
@@ -64,6 +70,7 @@ def build(
     set_spec: str,
     since: str,
     until: str,
+    ids: str,
     metadata_prefix: str,
     out: Path | None,
     version: str,
@@ -87,10 +94,16 @@ def build(
     try:
         batches = local_batches(from_, warnings)
         if live:
-            options = {"set": set_spec, "from": since, "until": until, "metadata_prefix": metadata_prefix}
+            options = {
+                "set": set_spec,
+                "from": since,
+                "until": until,
+                "metadata_prefix": metadata_prefix,
+                "ids": ids,
+            }
             batches += live_batches(root, live_sources, options)
-        elif live_sources or set_spec or since or until:
-            raise BuildError("--source/--set/--since/--until need --live")
+        elif live_sources or set_spec or since or until or ids:
+            raise BuildError("--source/--set/--since/--until/--ids need --live")
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         report = run_build(instance, root, batches, out, version or None, verbose)

@@ -249,3 +249,21 @@ def test_live_harvest_pages_through_and_keeps_a_watermark(tmp_path: Path, oai_se
     again = run_commons(*args, "--until", "2024-01-31", home=home, env=env)
     assert again.returncode == 0, again.stderr
     assert oai_server.requests[2]["from"] == ["2024-01-01"]
+
+
+def test_live_targeted_ids_use_get_record(tmp_path: Path, arxiv_fixtures: Path) -> None:
+    record = (arxiv_fixtures / "hepcrawl_oai_GetRecord_arXiv_1401.2122.xml").read_bytes()
+    server = _OaiServer(record, record, "unused")
+    try:
+        result = run_commons("build", "--live", "--ids", "arXiv:1401.2122v3", "--out", str(tmp_path / "snaps"),
+                             home=tmp_path / "home", env={"COMMONS_ARXIV_OAI_URL": server.url})
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert server.requests == [
+        {"verb": ["GetRecord"], "identifier": ["oai:arXiv.org:1401.2122"], "metadataPrefix": ["arXiv"]}
+    ]
+    snap = Path(result.stdout.strip().splitlines()[-1])
+    rows = duckdb.connect().execute(f"SELECT work_id, license FROM '{snap}/data/papers/*.parquet'").fetchall()
+    assert rows == [("arxiv:1401.2122", "LicenseRef-arXiv-nonexclusive-distrib-1.0")]
+    assert not (tmp_path / "home" / "watermarks" / "arxiv.json").exists(), "targeted fetches move no watermark"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import ClassVar
 
+from pipelines.curate.identifiers import parse_arxiv_id
 from pipelines.fetch.http import PoliteFetcher
 from pipelines.parse import arxiv_atom, arxiv_oai
 from pipelines.sources.base import (
@@ -21,7 +23,7 @@ from pipelines.sources.base import (
     SourceLicense,
     TableRow,
 )
-from pipelines.sources.oai_pmh import harvest_list_records
+from pipelines.sources.oai_pmh import get_record, harvest_list_records
 from pipelines.sources.registry import register
 
 DEFAULT_OAI_URL = "https://oaipmh.arxiv.org/oai"
@@ -97,6 +99,8 @@ class ArxivSource(Source):
         prefix = options.get("metadata_prefix", "arXiv")
         if prefix not in METADATA_PREFIXES:
             raise ValueError(f"metadata prefix {prefix!r} is not one of {', '.join(METADATA_PREFIXES)}")
+        if options.get("ids"):
+            return [self._ids_batch(options["ids"], prefix)]
         set_spec = options.get("set") or None
         start = options.get("from")
         if not start:
@@ -124,11 +128,35 @@ class ArxivSource(Source):
             )
         return batches
 
+    def _ids_batch(self, ids_text: str, prefix: str) -> BatchSpec:
+        """Targeted records by arXiv id (OAI-PMH GetRecord): one partition for the whole list."""
+        ids = []
+        for raw in ids_text.replace(",", " ").split():
+            parsed = parse_arxiv_id(raw)
+            if parsed is None:
+                raise ValueError(f"{raw!r} is not an arXiv id")
+            ids.append(parsed.id)
+        unique = sorted(set(ids))
+        digest = hashlib.sha256(" ".join(unique).encode()).hexdigest()[:10]
+        return BatchSpec(
+            source=self.name,
+            kind="live",
+            key=f"arxiv-ids-{prefix.lower()}-{digest}",
+            options={"ids": " ".join(unique), "metadata_prefix": prefix},
+        )
+
     def fetch(self, batch: BatchSpec, fetcher: PoliteFetcher, watermark: str | None) -> Iterator[RawDocument]:
         opts = batch.options
+        base_url = os.environ.get("COMMONS_ARXIV_OAI_URL") or DEFAULT_OAI_URL
+        if opts.get("ids"):
+            for arxiv_id in opts["ids"].split():
+                yield get_record(
+                    fetcher, base_url, f"oai:arXiv.org:{arxiv_id}", opts.get("metadata_prefix", "arXiv")
+                )
+            return
         yield from harvest_list_records(
             fetcher,
-            os.environ.get("COMMONS_ARXIV_OAI_URL") or DEFAULT_OAI_URL,
+            base_url,
             metadata_prefix=opts.get("metadata_prefix", "arXiv"),
             set_spec=opts.get("set") or None,
             from_date=opts.get("from") or None,
@@ -139,7 +167,7 @@ class ArxivSource(Source):
         return f"{options.get('set') or 'all'}|{options.get('metadata_prefix', 'arXiv')}"
 
     def next_watermark(self, batch: BatchSpec, previous: str | None) -> str | None:
-        until = batch.options.get("until")
+        until = batch.options.get("until")  # targeted id batches have none and leave the watermark alone
         if not until:
             return previous
         return max(previous, until) if previous else until
