@@ -54,7 +54,11 @@ def local_batches(specs: Sequence[str], warn: list[str]) -> list[BatchSpec]:
 
 def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str, str]) -> list[BatchSpec]:
     batches: list[BatchSpec] = []
-    names = source_names or [s.name for s in all_sources().values() if s.live]
+    live_sources = [s.name for s in all_sources().values() if s.live]
+    if not source_names and len(live_sources) > 1:
+        # Live options (sets, dates, ids) mean different things to different sources: say which.
+        raise BuildError(f"--live needs --source (one of: {', '.join(live_sources)}); repeat it for several")
+    names = source_names or live_sources
     for name in names:
         source = get_source(name)
         if source.live is None:

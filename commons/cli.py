@@ -223,3 +223,74 @@ def schema_lock() -> None:
         raise click.ClickException("; ".join(problems))
     write_lock()
     click.echo(str(LOCK_PATH))
+
+
+@main.command()
+@click.option("--repo", required=True, metavar="ORG/NAME", help="Hugging Face dataset repo.")
+@click.option(
+    "--snapshot",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Snapshot folder (default: the latest under the data root's snapshots/).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (files added, changed, deleted, bytes); send nothing."
+)
+@click.option(
+    "--endpoint", default=None, help="Hub URL (default: $HF_ENDPOINT, else https://huggingface.co)."
+)
+@click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
+def publish(repo: str, snapshot: Path | None, dry_run: bool, endpoint: str | None, home: str | None) -> None:
+    """Publish a snapshot to the Hub: one commit (unchanged files skipped), tagged with its version.
+
+    The token comes from $HF_TOKEN (or the client's stored login); it is never printed.
+    """
+    from pipelines.snapshot.publish import PublishError, publish_snapshot
+    from pipelines.snapshot.writer import latest_snapshot
+
+    if snapshot is None:
+        snapshots = _root(home).snapshots
+        snapshot = latest_snapshot(snapshots)
+        if snapshot is None:
+            raise click.ClickException(f"no snapshot under {snapshots}: run `commons build` first")
+    try:
+        result = publish_snapshot(snapshot, repo, endpoint=endpoint, dry_run=dry_run)
+    except PublishError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.plan.render())
+    if result.dry_run:
+        click.echo("dry run: nothing was created, uploaded or changed")
+        return
+    if result.committed:
+        click.echo(f"commit: {result.commit_url}")
+    else:
+        click.echo(f"no new commit; {result.tag} is {result.commit_url}")
+    click.echo(f"tag: {result.tag}{' (created)' if result.tagged else ' (already there)'}")
+
+
+@main.command()
+@click.argument("repo", metavar="ORG/NAME")
+@click.option("--revision", default="main", show_default=True, help="Snapshot tag (vYYYY.MM.DD) or branch.")
+@click.option(
+    "--tables", default="", metavar="T1,T2", help="Only these tables (plus manifest, card, views.sql)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Target folder (default: ./NAME-REVISION).",
+)
+@click.option(
+    "--endpoint", default=None, help="Hub URL (default: $HF_ENDPOINT, else https://huggingface.co)."
+)
+def download(repo: str, revision: str, tables: str, out: Path | None, endpoint: str | None) -> None:
+    """Download a published snapshot from the Hub, with a progress bar. Prints its folder last."""
+    from pipelines.snapshot.download import DownloadError, download_snapshot
+
+    wanted = [t.strip() for t in tables.split(",") if t.strip()] or None
+    target = out or Path(f"{repo.rsplit('/', 1)[-1]}-{revision}")
+    try:
+        path = download_snapshot(repo, revision, wanted, local_dir=target, endpoint=endpoint)
+    except DownloadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(path))

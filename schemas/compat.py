@@ -8,6 +8,7 @@ version says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def write_lock(path: Path = LOCK_PATH) -> None:
     path.write_text(json.dumps(current_contract(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def diff_contracts(old: dict[str, Any], new: dict[str, Any]) -> SchemaChanges:
+def diff_contracts(old: Mapping[str, Any], new: Mapping[str, Any]) -> SchemaChanges:
     changes = SchemaChanges()
     for table, columns in old["tables"].items():
         if table not in new["tables"]:
@@ -63,7 +64,7 @@ def parse_semver(version: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def compatibility_problems(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def compatibility_problems(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """What is wrong with publishing ``new`` after ``old``: empty when the version bump matches the change."""
     changes = diff_contracts(old, new)
     was, now = parse_semver(old["schema_version"]), parse_semver(new["schema_version"])

@@ -29,8 +29,9 @@ PAPERS_SCHEMA = pa.schema(
         col(
             "work_id",
             pa.string(),
-            "Stable key of the work: `arxiv:<id>` for arXiv papers, `doi:<doi>` for others, else a hash of "
-            "normalised title, first author and year.",
+            "Stable key of the work: `arxiv:<id>` for arXiv papers, `lesswrong:<post id>` for LessWrong and "
+            "Alignment Forum posts (one id on both sites), `doi:<doi>` for others, else a hash of normalised "
+            "title, first author and year.",
             False,
         ),
         col(
@@ -48,7 +49,12 @@ PAPERS_SCHEMA = pa.schema(
         col("doi", pa.string(), "First DOI of the work, lower-cased, without `https://doi.org/`."),
         col("dois", pa.list_(pa.string()), "All DOIs the source gives for the work, normalised like `doi`."),
         col("title", pa.string(), "Title, whitespace collapsed; TeX left as the authors wrote it."),
-        col("abstract", pa.string(), "Abstract, whitespace collapsed; TeX left as the authors wrote it."),
+        col(
+            "abstract",
+            pa.string(),
+            "Abstract, whitespace collapsed; TeX left as the authors wrote it. For forum posts (`work_type` "
+            "`post`), the excerpt of the post's opening text that the source serves, not an author-written abstract.",
+        ),
         col(
             "authors",
             pa.list_(AUTHOR),
@@ -78,7 +84,11 @@ PAPERS_SCHEMA = pa.schema(
             pa.bool_(),
             "Whether `license` allows redistributing the paper's full text (gates `paper_texts`).",
         ),
-        col("created", pa.date32(), "Date the first version was submitted."),
+        col(
+            "created",
+            pa.date32(),
+            "Date the first version was submitted (for forum posts: the UTC date of `published_at`).",
+        ),
         col("updated", pa.date32(), "Date of the latest version, where known."),
         col(
             "oai_datestamp",
@@ -88,7 +98,41 @@ PAPERS_SCHEMA = pa.schema(
         col(
             "metadata_format",
             pa.string(),
-            "Format of the source record: `arXiv`, `arXivRaw`, `oai_dc` (OAI-PMH) or `atom` (arXiv API).",
+            "Format of the source record: `arXiv`, `arXivRaw`, `oai_dc` (OAI-PMH) or `atom` (arXiv API); for "
+            "posts `lesswrong_graphql` (a LessWrong GraphQL response) or `lesswrong_post_index_csv` (post index CSV).",
+        ),
+        col(
+            "work_type",
+            pa.string(),
+            "Kind of work: `preprint` (arXiv) or `post` (a LessWrong / Alignment Forum post).",
+        ),
+        col(
+            "venue",
+            pa.string(),
+            "Where the work was published, where that is a venue rather than a preprint server: "
+            "`Alignment Forum` or `LessWrong` for posts (a post on both sites is `Alignment Forum`); "
+            "null for arXiv preprints.",
+        ),
+        col(
+            "published_at",
+            TIMESTAMP,
+            "Exact publication time (UTC) where the source gives one (a post's `postedAt`); null otherwise.",
+        ),
+        col(
+            "score",
+            pa.int64(),
+            "The community's net vote score when the source record was read: LessWrong karma (`baseScore`; "
+            "the Alignment Forum's own AF karma is not this); null for sources without votes. Changes over time.",
+        ),
+        col(
+            "comment_count",
+            pa.int64(),
+            "Number of comments on the work at the source when the record was read, where the source counts them.",
+        ),
+        col(
+            "word_count",
+            pa.int64(),
+            "Length of the work's text in words, as the source counts it (LessWrong `wordCount`).",
         ),
         *PROVENANCE_FIELDS,
     ]

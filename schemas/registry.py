@@ -11,7 +11,7 @@ from schemas.fetches import FETCHES_SCHEMA
 from schemas.papers import PAPERS_SCHEMA
 
 # Semver of the published contract. Major: a column removed or retyped. Minor: a column or table added.
-SCHEMA_VERSION = "0.1.0"
+SCHEMA_VERSION = "0.2.0"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ if [ -d "$FIXTURES/arxiv_oai" ]; then
 else
   since=$(date -u -d '2 days ago' +%F 2>/dev/null || date -u -v-2d +%F)
   echo "No fixtures at $FIXTURES: a small live harvest of arXiv cs.AI-adjacent records since $since" >&2
-  snapshot=$($BIN/commons build --live --set cs --since "$since" | tail -n 1)
+  snapshot=$($BIN/commons build --live --source arxiv --set cs --since "$since" | tail -n 1)
 fi
 echo "Snapshot: $snapshot"
 echo

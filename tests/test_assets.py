@@ -15,6 +15,8 @@ from pipelines.batches import save_batch
 from pipelines.local_input import plan_local_input
 from pipelines.settings import DataRoot
 
+ARXIV_HARVEST = next(a for a in harvest_assets if dg.AssetKey("arxiv_harvest") in a.keys)
+
 
 def _resources(home: Path) -> dict[str, object]:
     return {"commons": CommonsHome(home=str(home)), "http": HttpFetcher()}
@@ -27,7 +29,7 @@ def _harvest(instance: dg.DagsterInstance, root: DataRoot, folder: Path) -> str:
     save_batch(root, batch)
     instance.add_dynamic_partitions("arxiv_batches", [batch.key])
     result = dg.materialize(
-        harvest_assets, instance=instance, partition_key=batch.key, resources=_resources(root.path)
+        [ARXIV_HARVEST], instance=instance, partition_key=batch.key, resources=_resources(root.path)
     )
     assert result.success
     return batch.key
@@ -37,7 +39,7 @@ def test_definitions_load_and_validate() -> None:
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert {"arxiv_harvest", "papers", "fetches", "snapshot"} <= keys
-    harvest = harvest_assets[0]
+    harvest = ARXIV_HARVEST
     assert harvest.op.pool == "oaipmh.arxiv.org"
     assert harvest.code_versions_by_key[dg.AssetKey("arxiv_harvest")]
     checks = {c.name for c in repo.asset_graph.asset_check_keys}

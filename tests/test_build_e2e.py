@@ -70,11 +70,16 @@ def test_one_papers_row_per_distinct_arxiv_id(
 def test_second_build_is_a_new_version_with_identical_parquet(two_builds: tuple[Path, Path, Path]) -> None:
     first, second, _ = two_builds
     assert first.name != second.name and second.name.startswith(first.name)
-    first_files = sorted(p.relative_to(first) for p in first.rglob("*.parquet"))
-    assert first_files == sorted(p.relative_to(second) for p in second.rglob("*.parquet"))
+    first_files = sorted(p.relative_to(first) for p in (first / "data").rglob("*.parquet"))
+    assert first_files == sorted(p.relative_to(second) for p in (second / "data").rglob("*.parquet"))
     assert first_files
     for rel in first_files:
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["previous_version"] == first.name
+    for table in manifest["tables"].values():
+        assert (table["diff"]["added"], table["diff"]["updated"], table["diff"]["deleted"]) == (0, 0, 0)
+    assert "Compared with " + first.name in (second / "CHANGELOG.md").read_text()
 
 
 def test_snapshot_files_are_as_promised(two_builds: tuple[Path, Path, Path]) -> None:
@@ -228,7 +233,18 @@ def oai_server(arxiv_fixtures: Path) -> Iterator[_OaiServer]:
 def test_live_harvest_pages_through_and_keeps_a_watermark(tmp_path: Path, oai_server: _OaiServer) -> None:
     home = tmp_path / "home"
     env = {"COMMONS_ARXIV_OAI_URL": oai_server.url}
-    args = ["build", "--live", "--set", "cs", "--metadata-prefix", "oai_dc", "--out", str(tmp_path / "snaps")]
+    args = [
+        "build",
+        "--live",
+        "--source",
+        "arxiv",
+        "--set",
+        "cs",
+        "--metadata-prefix",
+        "oai_dc",
+        "--out",
+        str(tmp_path / "snaps"),
+    ]
     result = run_commons(*args, "--since", "2024-01-25", "--until", "2024-01-26", home=home, env=env)
     assert result.returncode == 0, result.stderr
     first, second = oai_server.requests[:2]
@@ -255,8 +271,18 @@ def test_live_targeted_ids_use_get_record(tmp_path: Path, arxiv_fixtures: Path) 
     record = (arxiv_fixtures / "hepcrawl_oai_GetRecord_arXiv_1401.2122.xml").read_bytes()
     server = _OaiServer(record, record, "unused")
     try:
-        result = run_commons("build", "--live", "--ids", "arXiv:1401.2122v3", "--out", str(tmp_path / "snaps"),
-                             home=tmp_path / "home", env={"COMMONS_ARXIV_OAI_URL": server.url})
+        result = run_commons(
+            "build",
+            "--live",
+            "--source",
+            "arxiv",
+            "--ids",
+            "arXiv:1401.2122v3",
+            "--out",
+            str(tmp_path / "snaps"),
+            home=tmp_path / "home",
+            env={"COMMONS_ARXIV_OAI_URL": server.url},
+        )
     finally:
         server.close()
     assert result.returncode == 0, result.stderr
@@ -266,4 +292,6 @@ def test_live_targeted_ids_use_get_record(tmp_path: Path, arxiv_fixtures: Path) 
     snap = Path(result.stdout.strip().splitlines()[-1])
     rows = duckdb.connect().execute(f"SELECT work_id, license FROM '{snap}/data/papers/*.parquet'").fetchall()
     assert rows == [("arxiv:1401.2122", "LicenseRef-arXiv-nonexclusive-distrib-1.0")]
-    assert not (tmp_path / "home" / "watermarks" / "arxiv.json").exists(), "targeted fetches move no watermark"
+    assert not (tmp_path / "home" / "watermarks" / "arxiv.json").exists(), (
+        "targeted fetches move no watermark"
+    )

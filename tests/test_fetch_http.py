@@ -41,6 +41,8 @@ class SeenRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     arrived_at: float  # time.monotonic() on the server
+    method: str = "GET"
+    body: bytes = b""
 
 
 class ScriptedServer:
@@ -76,6 +78,12 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                self._answer("GET", b"")
+
+            def do_POST(self) -> None:
+                self._answer("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _answer(self, method: str, body: bytes) -> None:
                 parts = urlsplit(self.path)
                 server.requests.append(
                     SeenRequest(
@@ -84,6 +92,8 @@ class ScriptedServer:
                         query=parse_qs(parts.query, keep_blank_values=True),
                         headers=dict(self.headers.items()),
                         arrived_at=time.monotonic(),
+                        method=method,
+                        body=body,
                     )
                 )
                 reply = server._next_reply(parts.path)
@@ -381,10 +391,75 @@ def test_connection_failure_message_is_scrubbed(fake_time: FakeTime) -> None:
     assert len(fake_time.sleeps) == 1
 
 
+def test_post_sends_canonical_json_and_names_the_query_in_url_or_path(
+    server: ScriptedServer, fake_time: FakeTime
+) -> None:
+    answer = b'{"data": {"posts": {"results": []}}}'
+    server.script("/graphql", Reply(200, answer, {"Content-Type": "application/json", "Date": HTTP_DATE}))
+    fetcher = make_fetcher(fake_time)
+
+    doc = fetcher.post(server.url("/graphql"), {"variables": {"b": 2, "a": "é"}, "query": "{ posts }"})
+    same = fetcher.post(server.url("/graphql"), {"query": "{ posts }", "variables": {"a": "é", "b": 2}})
+    other = fetcher.post(server.url("/graphql"), {"query": "{ posts }", "variables": {"a": "é", "b": 3}})
+
+    sent = server.seen("/graphql")[0]
+    body = '{"query":"{ posts }","variables":{"a":"é","b":2}}'.encode()
+    assert sent.method == "POST"
+    assert sent.body == body  # sorted keys, compact: one query is always the same bytes
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["User-Agent"].startswith("research-commons-tests/")
+    assert doc.data == answer and doc.sha256 == sha256_hex(answer) and doc.http_status == 200
+    assert doc.url_or_path == server.url("/graphql") + "#sha256=" + sha256_hex(body)[:16]
+    assert doc.retrieved_at == datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
+    assert same.url_or_path == doc.url_or_path
+    assert other.url_or_path != doc.url_or_path
+
+
+def test_post_shares_spacing_retries_and_secret_scrubbing_with_get(
+    server: ScriptedServer,
+    fake_time: FakeTime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("COMMONS_TEST_TOKEN", "bearer-SEKRIT-3")
+    server.script("/page", Reply(200, b"ok"))
+    server.script("/graphql", Reply(503, b"busy", {"Retry-After": "7"}), Reply(200, b"{}"))
+    server.script("/bad", Reply(400, b'{"errors": []}'))
+    fetcher = make_fetcher(
+        fake_time, min_interval_s={"127.0.0.1": 3.0}, auth_env="COMMONS_TEST_TOKEN", max_attempts=3
+    )
+    caplog.set_level(logging.WARNING, logger="commons.fetch")
+
+    fetcher.get(server.url("/page"))
+    doc = fetcher.post(server.url("/graphql") + "?api_key=SEKRIT-1", {"query": "{ posts }"})
+
+    # One host, one spacing for GET and POST; then the 503's Retry-After; the retry sends the same body.
+    assert fake_time.sleeps == [3.0, 7.0]
+    posts = server.seen("/graphql")
+    assert [r.method for r in posts] == ["POST", "POST"] and posts[0].body == posts[1].body
+    assert posts[0].headers["Authorization"] == "Bearer bearer-SEKRIT-3"
+    assert doc.data == b"{}"
+    assert "SEKRIT" not in doc.url_or_path
+    assert f"POST {server.url('/graphql')}#sha256=" in caplog.text
+
+    with pytest.raises(FetchError) as raised:
+        fetcher.post(server.url("/bad"), {"query": "{ nonsense }"})
+    assert str(raised.value).startswith(f"POST {server.url('/bad')}#sha256=")
+    assert str(raised.value).endswith(": HTTP 400 Bad Request")
+    assert raised.value.body == b'{"errors": []}' and raised.value.method == "POST"
+    assert len(server.seen("/bad")) == 1  # a client error is not retried
+    for text in (str(raised.value), caplog.text):
+        assert "SEKRIT" not in text
+
+
 def test_fetch_error_survives_pickling() -> None:
     error = FetchError("https://example.org/x", "HTTP 404 Not Found", 404, b"gone")
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.url, copy.http_status, copy.body) == (str(error), error.url, 404, b"gone")
+    posted = pickle.loads(
+        pickle.dumps(FetchError("https://example.org/graphql", "HTTP 400", 400, method="POST"))
+    )
+    assert str(posted) == "POST https://example.org/graphql: HTTP 400" and posted.method == "POST"
 
 
 @pytest.mark.parametrize(

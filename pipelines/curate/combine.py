@@ -18,9 +18,10 @@ from schemas import TableSpec
 
 # Which staged row represents a key when several do. Stated per table so users can read the rule.
 PRECEDENCE: dict[str, str] = {
-    # Newest metadata first; then the richest format; then content hash, for a total order.
+    # Newest metadata first; then the record with the most fields filled; then the richest format; then
+    # content hash, for a total order.
     "papers": (
-        "coalesce(oai_datestamp, updated, created) DESC NULLS LAST, "
+        "coalesce(oai_datestamp, updated, created) DESC NULLS LAST, {richness} DESC, "
         "CASE metadata_format WHEN 'arXiv' THEN 0 WHEN 'arXivRaw' THEN 1 WHEN 'atom' THEN 2 ELSE 3 END, "
         "raw_sha256, source_record_id"
     ),
@@ -51,7 +52,8 @@ def build_curated_table(spec: TableSpec, staged: Sequence[Path], out_path: Path)
     columns = ", ".join(_quote(c) for c in spec.columns)
     key = ", ".join(_quote(c) for c in spec.primary_key)
     order = ", ".join(_quote(c) for c in (*spec.sort_key, *spec.primary_key))
-    precedence = PRECEDENCE.get(spec.name, "raw_sha256")
+    richness = " + ".join(f"({_quote(c)} IS NOT NULL)::INTEGER" for c in spec.columns)
+    precedence = PRECEDENCE.get(spec.name, "raw_sha256").format(richness=f"({richness})")
     files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in staged) + "]"
     # The last tie-breaker is a hash of the whole row, so the choice never depends on file or thread order.
     sql = f"""

@@ -1,5 +1,8 @@
 """Polite HTTP: per-host request spacing, bounded retries with capped backoff, conditional requests.
 
+``get`` is the ordinary path; ``post`` is for read-only query APIs that take their query in a POST
+body (GraphQL) and shares all of ``get``'s spacing, retry and secret handling.
+
 Every live source fetches through one shared ``PoliteFetcher`` so that the pipeline as a whole, not
 each source on its own, respects a host's rate limit. Nothing here logs or raises a secret: query
 parameters that look like credentials and ``Authorization`` headers never reach a message.
@@ -7,6 +10,7 @@ parameters that look like credentials and ``Authorization`` headers never reach 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -102,19 +106,26 @@ def parse_http_date(value: str | None) -> datetime | None:
 
 
 class FetchError(Exception):
-    """A GET that failed for good. ``url`` has credentials removed; ``body`` is the last response's bytes."""
+    """A request that failed for good. ``url`` has credentials removed; ``body`` is the last response's bytes."""
 
     def __init__(
-        self, url: str, problem: str, http_status: int | None = None, body: bytes | None = None
+        self,
+        url: str,
+        problem: str,
+        http_status: int | None = None,
+        body: bytes | None = None,
+        method: str = "GET",
     ) -> None:
-        super().__init__(url, problem, http_status, body)  # all args, so the error pickles across processes
+        # All args, so the error pickles across processes.
+        super().__init__(url, problem, http_status, body, method)
         self.url = url
         self.problem = problem
         self.http_status = http_status
         self.body = body
+        self.method = method
 
     def __str__(self) -> str:
-        return f"GET {self.url}: {self.problem}"
+        return f"{self.method} {self.url}: {self.problem}"
 
 
 @dataclass
@@ -196,7 +207,7 @@ class _Scrubber:
 
 
 class PoliteFetcher:
-    """GET with per-host spacing, retries on transient failures, and conditional requests.
+    """GET (and POST for query APIs) with per-host spacing, retries on transient failures, conditional requests.
 
     Thread-safe: threads share the per-host spacing. A ``Retry-After`` from a host delays every
     thread's next request to it, not only the retrying one.
@@ -245,25 +256,69 @@ class PoliteFetcher:
         with ``http_status=304`` and no data. ``auth_env`` (else the fetcher's) names an environment
         variable whose value, when set, is sent as a bearer token.
         """
-        request_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        request_headers, secrets = self._headers_and_secrets(headers, auth_env)
         if etag:
             request_headers["If-None-Match"] = etag
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
+        request_url = requests.Request("GET", url, params=dict(params or {})).prepare().url or url
+        response = self._request("GET", request_url, request_headers, secrets)
+        return _document(response, redact_url(response.url or request_url))
+
+    def post(
+        self,
+        url: str,
+        json_body: object,
+        headers: Mapping[str, str] | None = None,
+        auth_env: str | None = None,
+    ) -> RawDocument:
+        """POST ``json_body`` as JSON to ``url`` politely; raise ``FetchError`` when it fails for good.
+
+        For read-only query APIs that take the query in the body (GraphQL). It is spaced, retried and
+        scrubbed exactly like ``get`` (so use it only for requests that are safe to repeat). The body is
+        serialised with sorted keys, so one query is always the same bytes. The document's
+        ``url_or_path`` is the URL plus ``#sha256=<first 16 hex digits of the body's SHA-256>``, so
+        different queries to one endpoint are different entries in the fetch log.
+        """
+        body = json.dumps(json_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        request_headers, secrets = self._headers_and_secrets(
+            {"Content-Type": "application/json", **(headers or {})}, auth_env
+        )
+        fragment = f"sha256={sha256_hex(body)[:16]}"
+        response = self._request("POST", url, request_headers, secrets, body=body, fragment=fragment)
+        return _document(response, _with_fragment(redact_url(response.url or url), fragment))
+
+    def _headers_and_secrets(
+        self, headers: Mapping[str, str] | None, auth_env: str | None
+    ) -> tuple[dict[str, str], list[str]]:
+        """Request headers (User-Agent, bearer token from ``auth_env`` or the fetcher's) and the secrets in them."""
+        request_headers = {"User-Agent": self.user_agent, **(headers or {})}
         secrets: list[str] = []
         token_env = auth_env or self.auth_env
         token = os.environ.get(token_env) if token_env else None
         if token:
             request_headers["Authorization"] = f"Bearer {token}"
             secrets.append(token)
+        return request_headers, secrets
 
-        request_url = requests.Request("GET", url, params=dict(params or {})).prepare().url or url
+    def _request(
+        self,
+        method: str,
+        request_url: str,
+        headers: Mapping[str, str],
+        secrets: list[str],
+        body: bytes | None = None,
+        fragment: str | None = None,
+    ) -> requests.Response:
+        """Send with spacing and retries; the final response (2xx or 304), else ``FetchError``."""
         parts = urlsplit(request_url)
-        secrets += [value for name, value in parse_qsl(parts.query) if is_secret_param(name)]
+        secrets = [*secrets, *(value for name, value in parse_qsl(parts.query) if is_secret_param(name))]
         if parts.password:
             secrets.append(parts.password)
         scrub = _Scrubber(secrets)
         safe_url = redact_url(request_url)
+        if fragment:
+            safe_url = _with_fragment(safe_url, fragment)
         host = parts.hostname or ""
 
         retrying = Retrying(
@@ -271,34 +326,30 @@ class PoliteFetcher:
             wait=self._wait_before_retry,
             retry=retry_if_exception_type(TRANSIENT_ERRORS) | retry_if_result(_is_retryable),
             sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(safe_url, state, scrub),
+            before_sleep=lambda state: self._log_retry(method, safe_url, state, scrub),
         )
         # ``from None`` throughout: the HTTP library's exceptions quote the full URL, credentials included.
         try:
-            reply = retrying(self._send_once, host, request_url, request_headers)
+            reply = retrying(self._send_once, method, host, request_url, headers, body)
         except RetryError as exhausted:
-            raise self._exhausted_error(safe_url, exhausted, scrub) from None
+            raise self._exhausted_error(method, safe_url, exhausted, scrub) from None
         except requests.RequestException as exc:
-            raise FetchError(safe_url, _describe_exception(exc, scrub, self.timeout_s)) from None
+            problem = _describe_exception(exc, scrub, self.timeout_s)
+            raise FetchError(safe_url, problem, method=method) from None
 
         response = reply.response
         status = response.status_code
         if not (200 <= status < 300 or status == 304):
-            raise FetchError(safe_url, f"HTTP {status} {response.reason}", status, response.content)
-        data = b"" if status == 304 else response.content
-        return RawDocument(
-            data=data,
-            sha256=sha256_hex(data),
-            url_or_path=redact_url(response.url or request_url),
-            kind="http",
-            http_status=status,
-            content_type=response.headers.get("Content-Type"),
-            retrieved_at=parse_http_date(response.headers.get("Date")),
-        )
+            raise FetchError(safe_url, f"HTTP {status} {response.reason}", status, response.content, method)
+        return response
 
-    def _send_once(self, host: str, url: str, headers: Mapping[str, str]) -> _Reply:
+    def _send_once(
+        self, method: str, host: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> _Reply:
         self.spacing.wait_turn(host)
-        response = self._session.get(url, headers=dict(headers), timeout=self.timeout_s)
+        response = self._session.request(
+            method, url, headers=dict(headers), data=body, timeout=self.timeout_s
+        )
         retry_after_s = None
         if response.status_code in RETRYABLE_STATUSES:
             retry_after_s = self._retry_after_s(response)
@@ -334,10 +385,11 @@ class PoliteFetcher:
         # Jitter within the upper half: spreads out clients that failed together, keeps the backoff real.
         return random.uniform(ceiling / 2, ceiling)
 
-    def _log_retry(self, safe_url: str, state: RetryCallState, scrub: _Scrubber) -> None:
+    def _log_retry(self, method: str, safe_url: str, state: RetryCallState, scrub: _Scrubber) -> None:
         wait_s = state.next_action.sleep if state.next_action is not None else 0.0
         log.warning(
-            "GET %s: %s; attempt %d of %d, retrying in %.1fs",
+            "%s %s: %s; attempt %d of %d, retrying in %.1fs",
+            method,
             safe_url,
             self._describe_outcome(state, scrub),
             state.attempt_number,
@@ -355,20 +407,41 @@ class PoliteFetcher:
         reply: _Reply = outcome.result()
         return f"HTTP {reply.response.status_code} {reply.response.reason}"
 
-    def _exhausted_error(self, safe_url: str, exhausted: RetryError, scrub: _Scrubber) -> FetchError:
+    def _exhausted_error(
+        self, method: str, safe_url: str, exhausted: RetryError, scrub: _Scrubber
+    ) -> FetchError:
         last = exhausted.last_attempt
         attempts = last.attempt_number
         exc = last.exception()
         if exc is not None:
             problem = _describe_exception(exc, scrub, self.timeout_s)
-            return FetchError(safe_url, f"{problem} after {attempts} attempts")
+            return FetchError(safe_url, f"{problem} after {attempts} attempts", method=method)
         response = last.result().response
         return FetchError(
             safe_url,
             f"HTTP {response.status_code} {response.reason} after {attempts} attempts",
             response.status_code,
             response.content,
+            method,
         )
+
+
+def _document(response: requests.Response, url_or_path: str) -> RawDocument:
+    status = response.status_code
+    data = b"" if status == 304 else response.content
+    return RawDocument(
+        data=data,
+        sha256=sha256_hex(data),
+        url_or_path=url_or_path,
+        kind="http",
+        http_status=status,
+        content_type=response.headers.get("Content-Type"),
+        retrieved_at=parse_http_date(response.headers.get("Date")),
+    )
+
+
+def _with_fragment(url: str, fragment: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(fragment=fragment))
 
 
 def _is_retryable(reply: _Reply) -> bool:

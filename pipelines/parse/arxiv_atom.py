@@ -114,6 +114,7 @@ def _entry_row(entry: Any, where: str) -> Row | None:
         "created": published.date() if published else None,
         "updated": updated.date() if updated else None,
         "metadata_format": "atom",
+        "work_type": "preprint",
         "metadata_license": "CC0-1.0",
         # The API does not state the paper's license; OAI-PMH does.
         "license": "unknown",

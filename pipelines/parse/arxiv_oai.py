@@ -119,6 +119,7 @@ def _record_row(record: Any) -> Row | None:
         arxiv_id=ident.id,
         oai_datestamp=datestamp,
         metadata_format=fmt if fmt != "dc" else "oai_dc",
+        work_type="preprint",
         metadata_license="CC0-1.0",
         license=lic.spdx,
         license_source=(

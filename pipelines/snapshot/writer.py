@@ -13,9 +13,15 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipelines.atomic import atomic_directory
+from pipelines.curate.combine import connect
 from pipelines.settings import PROJECT_ROOT, pipeline_version
 from pipelines.snapshot.card import render_card
+from pipelines.snapshot.changelog import render_changelog, render_entry
+from pipelines.snapshot.croissant import render_croissant
+from pipelines.snapshot.diff import TableDiff, diff_table
+from pipelines.snapshot.gates import GatePolicy, ReleaseGateError, evaluate_gates
 from schemas import SCHEMA_VERSION, table_spec
+from schemas.compat import current_contract
 
 MANIFEST = "manifest.json"
 
@@ -63,6 +69,28 @@ def latest_snapshot(out_root: Path) -> Path | None:
     return max(candidates, key=order)
 
 
+def table_counts(path: Path) -> dict[str, Any]:
+    """Rows of a curated table, and rows per source where the table has a ``source`` column."""
+    rows = pq.ParquetFile(path).metadata.num_rows
+    out: dict[str, Any] = {"rows": rows}
+    if "source" in pq.read_schema(path).names:
+        con = connect()
+        try:
+            out["sources"] = dict(
+                con.execute(
+                    f"SELECT source, count(*) FROM read_parquet('{path}') GROUP BY 1 ORDER BY 1"
+                ).fetchall()
+            )
+        finally:
+            con.close()
+    return out
+
+
+def read_manifest(snapshot: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((snapshot / MANIFEST).read_text(encoding="utf-8"))
+    return data
+
+
 def write_snapshot(
     out_root: Path,
     tables: Mapping[str, Path],
@@ -70,23 +98,37 @@ def write_snapshot(
     watermarks: Mapping[str, Any] | None = None,
     version: str | None = None,
     card_template: Path | None = None,
+    gate_policy: GatePolicy | None = None,
 ) -> Path:
-    """Copy curated tables into ``out_root/<version>/`` with manifest, views.sql and README.md."""
+    """Release curated tables as ``out_root/<version>/``: data, diffs against the previous snapshot,
+    manifest, CHANGELOG.md, views.sql, README.md and croissant.json. All or nothing.
+
+    Release gates are evaluated against the previous snapshot first; a blocking gate raises
+    ``ReleaseGateError`` and nothing is written.
+    """
     out_root.mkdir(parents=True, exist_ok=True)
     version = version or next_version(out_root)
     target = out_root / version
+    previous_dir = latest_snapshot(out_root)
+    previous = read_manifest(previous_dir) if previous_dir is not None else None
+    counts = {name: table_counts(src) for name, src in tables.items()}
+    contract = current_contract()
+    contract["tables"] = {name: contract["tables"][name] for name in tables}
+    gates = evaluate_gates(counts, contract, previous, gate_policy or GatePolicy())
+    if any(g.blocks for g in gates):
+        raise ReleaseGateError(gates)
     template = (card_template or PROJECT_ROOT / "DATACARD.md").read_text(encoding="utf-8")
     with atomic_directory(target) as tmp:
         manifest_tables: dict[str, Any] = {}
+        diffs: dict[str, TableDiff] = {}
         for name, src in tables.items():
             spec = table_spec(name)
             rel = Path("data") / name / f"{name}-00000.parquet"
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
-            rows = pq.ParquetFile(dst).metadata.num_rows
             manifest_tables[name] = {
-                "rows": rows,
+                **counts[name],
                 "primary_key": list(spec.primary_key),
                 "sort_key": list(spec.sort_key),
                 "columns": {f.name: str(f.type) for f in spec.schema},
@@ -95,19 +137,44 @@ def write_snapshot(
                         "path": rel.as_posix(),
                         "sha256": file_sha256(dst),
                         "bytes": dst.stat().st_size,
-                        "rows": rows,
+                        "rows": counts[name]["rows"],
                     }
                 ],
             }
-        manifest = {
+            if previous_dir is not None and previous is not None:
+                old_files = [
+                    previous_dir / f["path"] for f in previous["tables"].get(name, {}).get("files", [])
+                ]
+                diffs[name] = diff_table(spec, old_files, [dst], tmp / "diff" / name)
+                manifest_tables[name]["diff"] = {
+                    **diffs[name].counts,
+                    "files": [f"diff/{name}/{f}" for f in diffs[name].files.values()],
+                }
+        manifest: dict[str, Any] = {
             "version": version,
+            "previous_version": previous["version"] if previous else None,
             "schema_version": SCHEMA_VERSION,
             "pipeline_version": pipeline_version(),
             "tables": manifest_tables,
             "inputs": list(inputs),
             "watermarks": dict(watermarks or {}),
+            "release_gates": [g.to_json() for g in gates],
+            "gate_overrides": [
+                {"gate": g.gate, "reason": g.reason, "report": g.report} for g in gates if g.overridden
+            ],
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        previous_changelog = (
+            (previous_dir / "CHANGELOG.md").read_text(encoding="utf-8")
+            if previous_dir is not None and (previous_dir / "CHANGELOG.md").exists()
+            else None
+        )
+        entry = render_entry(manifest, previous, diffs, gates)
+        (tmp / "CHANGELOG.md").write_text(render_changelog(entry, previous_changelog), encoding="utf-8")
         (tmp / "views.sql").write_text(render_views_sql(version, list(tables)), encoding="utf-8")
         (tmp / "README.md").write_text(render_card(template, manifest), encoding="utf-8")
+        croissant = render_croissant(
+            manifest, "An open dataset of AI-safety research material with provenance."
+        )
+        (tmp / "croissant.json").write_text(json.dumps(croissant, indent=2) + "\n", encoding="utf-8")
     return target
