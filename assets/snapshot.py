@@ -3,11 +3,13 @@
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from assets.resources import CommonsHome
 from assets.tables import curated_path
 from pipelines.batches import load_batch, load_watermarks
-from pipelines.snapshot.writer import write_snapshot
+from pipelines.snapshot.gates import GatePolicy, ReleaseGateError
+from pipelines.snapshot.writer import read_manifest, write_snapshot
 from pipelines.sources.base import Source
 from schemas import TABLES
 
@@ -15,6 +17,11 @@ from schemas import TABLES
 class SnapshotConfig(dg.Config):
     out_dir: str = ""  # snapshots root; empty means snapshots/ under the data root
     version: str = ""  # empty means today's CalVer, vYYYY.MM.DD[.N]
+    max_shrink: float = 0.05  # release gate: largest fraction of rows a table may lose
+    max_source_shrink: float = 0.20  # release gate: largest fraction of a table's rows one source may lose
+    override_gates: dict[str, str] = Field(
+        default_factory=dict
+    )  # gate name -> reason; recorded in the manifest
 
 
 def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
@@ -49,19 +56,32 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
             marks = load_watermarks(root, source.name)
             if marks:
                 watermarks[source.name] = marks
-        path = write_snapshot(
-            out_root,
-            {t: curated_path(root, t) for t in TABLES},
-            inputs=inputs,
-            watermarks=watermarks,
-            version=config.version or None,
+        policy = GatePolicy(
+            max_shrink=config.max_shrink,
+            max_source_shrink=config.max_source_shrink,
+            overrides=dict(config.override_gates),
         )
+        try:
+            path = write_snapshot(
+                out_root,
+                {t: curated_path(root, t) for t in TABLES},
+                inputs=inputs,
+                watermarks=watermarks,
+                version=config.version or None,
+                gate_policy=policy,
+            )
+        except ReleaseGateError as exc:
+            raise dg.Failure(
+                description=str(exc),
+                metadata={"release_gates": dg.MetadataValue.json([r.to_json() for r in exc.results])},
+            ) from exc
         context.log.info(f"snapshot written to {path}")
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(path)),
                 "dagster/uri": dg.MetadataValue.path(str(path)),
                 "version": path.name,
+                "gate_overrides": dg.MetadataValue.json(read_manifest(path)["gate_overrides"]),
             }
         )
 

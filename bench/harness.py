@@ -189,7 +189,7 @@ def format_markdown(rows: Sequence[ResultRow]) -> str:
 
 
 def write_results(config: BenchConfig, command: str, reports: Sequence[StageReport]) -> Path:
-    """``<bench dir>/results.json`` (everything) and ``results.md`` (the table, for BENCHMARKS.md)."""
+    """``<bench dir>/results.json`` (everything) and ``results.md`` (the table, for BENCHMARKS.md), twice."""
     rows = [row for report in reports for row in report.rows]
     payload = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -203,7 +203,10 @@ def write_results(config: BenchConfig, command: str, reports: Sequence[StageRepo
         "stages": {report.name: report.details for report in reports},
     }
     config.bench_dir.mkdir(parents=True, exist_ok=True)
-    path = config.bench_dir / "results.json"
-    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    (config.bench_dir / "results.md").write_text(format_markdown(rows) + "\n", encoding="utf-8")
-    return path
+    text, table = json.dumps(payload, indent=2, default=str), format_markdown(rows) + "\n"
+    # results.json is the latest run; results-<N>.json keeps the latest run at each size, so a quick
+    # run does not overwrite the figures of a full one.
+    for stem in ("results", f"results-{config.records}"):
+        (config.bench_dir / f"{stem}.json").write_text(text, encoding="utf-8")
+        (config.bench_dir / f"{stem}.md").write_text(table, encoding="utf-8")
+    return config.bench_dir / "results.json"

@@ -80,6 +80,18 @@ def _quiet_config(verbose: bool) -> dict[str, object]:
     return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}}
 
 
+def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    """The description a step failed with (a release gate's report, say), else its error message."""
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return data.user_failure_data.description
+        return data.error.message.strip() if data.error else event.message or ""
+    return "see `dagster dev`"
+
+
 def run_build(
     instance: dg.DagsterInstance,
     root: DataRoot,
@@ -87,6 +99,7 @@ def run_build(
     out_dir: Path | None,
     version: str | None,
     verbose: bool = False,
+    gate_config: dict[str, object] | None = None,
 ) -> BuildReport:
     from assets.definitions import defs  # imported late: DAGSTER_HOME must be set first
 
@@ -122,11 +135,12 @@ def run_build(
             print(f"  {docs} documents, {rows} rows, {errs} errors", file=sys.stderr)
 
     print("release: curate tables, run checks, write snapshot", file=sys.stderr, flush=True)
-    snapshot_config: dict[str, str] = {}
+    snapshot_config: dict[str, object] = {}
     if out_dir is not None:
         snapshot_config["out_dir"] = str(out_dir.resolve())
     if version:
         snapshot_config["version"] = version
+    snapshot_config.update(gate_config or {})
     run_config = {**_quiet_config(verbose), "ops": {"snapshot": {"config": snapshot_config}}}
     result = defs.resolve_job_def("release").execute_in_process(
         instance=instance, run_config=run_config, raise_on_error=False
@@ -137,6 +151,5 @@ def run_build(
     for mat in result.asset_materializations_for_node("snapshot"):
         report.snapshot = Path(str(mat.metadata["path"].value))
     if report.snapshot is None and not report.failed_checks and not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        raise BuildError(f"release failed: {failure.message if failure else 'see `dagster dev`'}")
+        raise BuildError(f"release failed: {_failure_reason(result)}")
     return report

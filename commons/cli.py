@@ -61,6 +61,20 @@ def main() -> None:
     help="Snapshots root (default: snapshots/ under the data root).",
 )
 @click.option("--version", "version", default="", help="Snapshot version (default: vYYYY.MM.DD[.N]).")
+@click.option(
+    "--override-gate",
+    "override_gates",
+    multiple=True,
+    metavar="GATE=REASON",
+    help="Release despite a failing gate (row_counts, sources, schema); the reason is recorded in the manifest.",
+)
+@click.option(
+    "--max-shrink",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Release gate: largest fraction of rows a table may lose since the previous snapshot.",
+)
 @click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
 @click.option("-v", "--verbose", is_flag=True, help="Show Dagster's log.")
 def build(
@@ -74,6 +88,8 @@ def build(
     metadata_prefix: str,
     out: Path | None,
     version: str,
+    override_gates: tuple[str, ...],
+    max_shrink: float,
     home: str | None,
     verbose: bool,
 ) -> None:
@@ -106,7 +122,14 @@ def build(
             raise BuildError("--source/--set/--since/--until/--ids need --live")
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
-        report = run_build(instance, root, batches, out, version or None, verbose)
+        overrides = {}
+        for item in override_gates:
+            gate, sep, reason = item.partition("=")
+            if not sep or not reason.strip():
+                raise BuildError(f"--override-gate {item!r}: write GATE=REASON, the reason is recorded")
+            overrides[gate.strip()] = reason.strip()
+        gate_config = {"max_shrink": max_shrink, "override_gates": overrides}
+        report = run_build(instance, root, batches, out, version or None, verbose, gate_config)
     except (BuildError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     if report.failed_checks:
