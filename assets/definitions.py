@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.harvest import build_harvest_asset, harvest_asset_key
+from assets.publish import hub_release, nightly_publish, publish_job, snapshot_release_ready
 from assets.resources import CommonsHome, HttpFetcher
 from assets.snapshot import build_snapshot_asset
 from assets.tables import build_table_asset, build_table_checks
@@ -27,13 +28,15 @@ harvest_jobs = [
 
 release_job = dg.define_asset_job(
     name="release",
-    selection=dg.AssetSelection.assets(*TABLES, "snapshot"),
+    selection=dg.AssetSelection.assets(*TABLES, "snapshot")
+    - dg.AssetSelection.checks(snapshot_release_ready),
     description="Curate every table from the staged partitions, run the blocking checks, write a snapshot.",
 )
 
 defs = dg.Definitions(
-    assets=[*harvest_assets, *table_assets, snapshot_asset],
-    asset_checks=table_checks,
-    jobs=[*harvest_jobs, release_job],
+    assets=[*harvest_assets, *table_assets, snapshot_asset, hub_release],
+    asset_checks=[*table_checks, snapshot_release_ready],
+    jobs=[*harvest_jobs, release_job, publish_job],
+    schedules=[nightly_publish],
     resources={"commons": CommonsHome(), "http": HttpFetcher()},
 )

@@ -1,5 +1,6 @@
 """The snapshot asset: a versioned, deterministic release of every curated table under the snapshots root."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +20,7 @@ class SnapshotConfig(dg.Config):
     version: str = ""  # empty means today's CalVer, vYYYY.MM.DD[.N]
     max_shrink: float = 0.05  # release gate: largest fraction of rows a table may lose
     max_source_shrink: float = 0.20  # release gate: largest fraction of a table's rows one source may lose
+    hub_repo: str = ""  # ORG/NAME the snapshot will be published to (views_hub.sql); empty: $COMMONS_HF_REPO
     override_gates: dict[str, str] = Field(
         default_factory=dict
     )  # gate name -> reason; recorded in the manifest
@@ -69,6 +71,7 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
                 watermarks=watermarks,
                 version=config.version or None,
                 gate_policy=policy,
+                hub_repo=config.hub_repo or os.environ.get("COMMONS_HF_REPO") or None,
             )
         except ReleaseGateError as exc:
             raise dg.Failure(

@@ -156,20 +156,31 @@ def build(
     help="Snapshot folder (default: the latest under the data root's snapshots/).",
 )
 @click.option(
+    "--remote",
+    default=None,
+    metavar="ORG/NAME@VERSION",
+    help="Query a published snapshot on the Hub through DuckDB's hf:// paths (needs the httpfs extension: network).",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
 @click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
-def query(sql: str, snapshot: Path | None, fmt: str, home: str | None) -> None:
+def query(sql: str, snapshot: Path | None, remote: str | None, fmt: str, home: str | None) -> None:
     """Run SQL over a snapshot; its tables are views by name (papers, fetches, ...)."""
     import duckdb
 
     from commons.query import find_snapshot, format_result, run_query
 
     try:
-        path = find_snapshot(snapshot, _root(home).snapshots)
-        columns, rows = run_query(path, sql)
-    except (FileNotFoundError, duckdb.Error) as exc:
-        raise click.ClickException(str(exc)) from exc
+        path = None if remote else find_snapshot(snapshot, _root(home).snapshots)
+        columns, rows = run_query(path, sql, remote)
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
+        hint = (
+            " (querying the Hub needs DuckDB's httpfs extension, installed over the network)"
+            if remote
+            else ""
+        )
+        raise click.ClickException(f"{exc}{hint}") from exc
     click.echo(format_result(columns, rows, fmt))
 
 

@@ -26,6 +26,22 @@ def open_snapshot(snapshot: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def open_remote(repo_version: str) -> duckdb.DuckDBPyConnection:
+    """Views over a published snapshot on the Hub (``ORG/NAME@vX``), read through DuckDB's httpfs."""
+    from pipelines.snapshot.writer import hub_data_url, render_views_sql
+    from schemas import TABLES
+
+    repo, sep, version = repo_version.partition("@")
+    if not sep or repo.count("/") != 1 or not version:
+        raise ValueError(
+            f"--remote {repo_version!r}: write ORG/NAME@VERSION, e.g. org/research-commons@v2026.11.24"
+        )
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(render_views_sql(version, list(TABLES), hub_data_url(repo, version)))
+    return con
+
+
 def find_snapshot(explicit: Path | None, snapshots_root: Path) -> Path:
     if explicit is not None:
         return explicit
@@ -80,8 +96,12 @@ def format_result(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, wid
     return "\n".join(lines)
 
 
-def run_query(snapshot: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    con = open_snapshot(snapshot)
+def run_query(
+    snapshot: Path | None, sql: str, remote: str | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    con = open_remote(remote) if remote else open_snapshot(snapshot) if snapshot else None
+    if con is None:
+        raise FileNotFoundError("no snapshot to query")
     try:
         cur = con.execute(sql)
         columns = [d[0] for d in cur.description] if cur.description else []

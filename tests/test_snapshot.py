@@ -129,3 +129,24 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
         writer.close()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]
+
+
+def test_hub_views_point_at_the_version_tag(tmp_path: Path) -> None:
+    snap = write_snapshot(
+        tmp_path / "snaps", _tables(tmp_path), version="v2026.01.01", hub_repo="org/commons"
+    )
+    views = (snap / "views_hub.sql").read_text()
+    for table in TABLES:
+        expected = f"read_parquet('hf://datasets/org/commons@v2026.01.01/data/{table}/*.parquet')"
+        assert f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {expected};" in views
+    assert "LOAD httpfs;" in views
+    assert json.loads((snap / "manifest.json").read_text())["hub_repo"] == "org/commons"
+
+
+def test_remote_query_needs_a_versioned_repo() -> None:
+    from click.testing import CliRunner
+
+    from commons.cli import main
+
+    result = CliRunner().invoke(main, ["query", "--remote", "org/commons", "SELECT 1"])
+    assert result.exit_code != 0 and "ORG/NAME@VERSION" in result.output

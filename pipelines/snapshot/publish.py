@@ -47,6 +47,7 @@ from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import parse_ratelimit_headers
 
 from pipelines.atomic import atomic_write_text
+from pipelines.snapshot.writer import verify_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -420,6 +421,9 @@ def publish_snapshot(
     ``dry_run`` only plans: nothing is created, uploaded or changed (on the Hub or locally).
     """
     snapshot_dir = Path(snapshot_dir)
+    problems = verify_snapshot(snapshot_dir)
+    if problems:
+        raise PublishError(f"{snapshot_dir} is not releasable: " + "; ".join(problems))
     api, secret = _api(token, endpoint)
     hub = _Hub(api, repo_id, secret, rate_limit_retries)
     plan, local = _plan(hub, snapshot_dir, create=not dry_run)

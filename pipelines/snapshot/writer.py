@@ -45,14 +45,26 @@ def next_version(out_root: Path, today: datetime | None = None) -> str:
     return f"{day}.{n}"
 
 
-def render_views_sql(version: str, tables: Sequence[str]) -> str:
-    lines = [
-        f"-- Research Commons {version}: one DuckDB view per table.",
-        "-- Local: run `duckdb -init views.sql` inside this folder (or `commons query`, which sets file_search_path).",
-        "-- Hub:   replace 'data/' with 'hf://datasets/<repo>@<version>/data/' (needs DuckDB's httpfs extension).",
-    ]
+def hub_data_url(repo_id: str, version: str) -> str:
+    """Where a published snapshot's data lives for DuckDB (httpfs): the version tag pins the files."""
+    return f"hf://datasets/{repo_id}@{version}/data/"
+
+
+def render_views_sql(version: str, tables: Sequence[str], data_url: str = "data/") -> str:
+    where = "the Hugging Face Hub" if data_url.startswith("hf://") else "this folder"
+    lines = [f"-- Research Commons {version}: one DuckDB view per table, over the files in {where}."]
+    if data_url.startswith("hf://"):
+        lines.append("-- Needs DuckDB's httpfs extension (INSTALL httpfs; LOAD httpfs; once online).")
+        lines.append("INSTALL httpfs;")
+        lines.append("LOAD httpfs;")
+    else:
+        lines.append(
+            "-- Run `duckdb -init views.sql` inside this folder (or `commons query`, which sets file_search_path)."
+        )
     for name in tables:
-        lines.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('data/{name}/*.parquet');")
+        lines.append(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{data_url}{name}/*.parquet');"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +111,7 @@ def write_snapshot(
     version: str | None = None,
     card_template: Path | None = None,
     gate_policy: GatePolicy | None = None,
+    hub_repo: str | None = None,
 ) -> Path:
     """Release curated tables as ``out_root/<version>/``: data, diffs against the previous snapshot,
     manifest, CHANGELOG.md, views.sql, README.md and croissant.json. All or nothing.
@@ -158,6 +171,7 @@ def write_snapshot(
             "tables": manifest_tables,
             "inputs": list(inputs),
             "watermarks": dict(watermarks or {}),
+            "hub_repo": hub_repo,
             "release_gates": [g.to_json() for g in gates],
             "gate_overrides": [
                 {"gate": g.gate, "reason": g.reason, "report": g.report} for g in gates if g.overridden
@@ -172,9 +186,31 @@ def write_snapshot(
         entry = render_entry(manifest, previous, diffs, gates)
         (tmp / "CHANGELOG.md").write_text(render_changelog(entry, previous_changelog), encoding="utf-8")
         (tmp / "views.sql").write_text(render_views_sql(version, list(tables)), encoding="utf-8")
+        if hub_repo:
+            views = render_views_sql(version, list(tables), hub_data_url(hub_repo, version))
+            (tmp / "views_hub.sql").write_text(views, encoding="utf-8")
         (tmp / "README.md").write_text(render_card(template, manifest), encoding="utf-8")
         croissant = render_croissant(
             manifest, "An open dataset of AI-safety research material with provenance."
         )
         (tmp / "croissant.json").write_text(json.dumps(croissant, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def verify_snapshot(snapshot: Path) -> list[str]:
+    """Why ``snapshot`` must not be released: missing or altered files, a blocking release gate. Empty if ready."""
+    if not (snapshot / MANIFEST).is_file():
+        return [f"{snapshot} has no {MANIFEST}: it is not a complete snapshot"]
+    manifest = read_manifest(snapshot)
+    problems = []
+    for name, table in manifest.get("tables", {}).items():
+        for f in table.get("files", []):
+            path = snapshot / f["path"]
+            if not path.is_file():
+                problems.append(f"{name}: {f['path']} is missing")
+            elif file_sha256(path) != f["sha256"]:
+                problems.append(f"{name}: {f['path']} does not match the sha256 in {MANIFEST}")
+    for gate in manifest.get("release_gates", []):
+        if not gate.get("passed") and not gate.get("overridden"):
+            problems.append(f"release gate {gate.get('gate')} failed: {'; '.join(gate.get('report', []))}")
+    return problems
