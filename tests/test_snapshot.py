@@ -150,3 +150,28 @@ def test_remote_query_needs_a_versioned_repo() -> None:
 
     result = CliRunner().invoke(main, ["query", "--remote", "org/commons", "SELECT 1"])
     assert result.exit_code != 0 and "ORG/NAME@VERSION" in result.output
+
+
+def test_large_tables_are_split_into_ordered_shards(tmp_path: Path) -> None:
+    spec = table_spec("fetches")
+    big = tmp_path / "fetches.parquet"
+    with ParquetTableWriter(big, spec, row_group_bytes=32 * 1024) as writer:
+        for i in range(20_000):
+            writer.add(_fetch_row(i))
+    tables = {**_tables(tmp_path), "fetches": big}
+    max_bytes = big.stat().st_size // 4
+    first = write_snapshot(tmp_path / "a", tables, version="v2026.01.01", max_file_bytes=max_bytes)
+    files = json.loads((first / "manifest.json").read_text())["tables"]["fetches"]["files"]
+    assert len(files) >= 4 and [f["path"] for f in files] == sorted(f["path"] for f in files)
+    assert all((first / f["path"]).stat().st_size <= max_bytes * 1.5 for f in files)
+    rows = pq.read_table([str(first / f["path"]) for f in files]).column("fetch_id").to_pylist()
+    assert rows == pq.read_table(big).column("fetch_id").to_pylist()
+    con = duckdb.connect()
+    con.execute(f"SET file_search_path = '{first}'")
+    con.execute((first / "views.sql").read_text())
+    assert con.execute("SELECT count(*) FROM fetches").fetchone() == (20_000,)
+    second = write_snapshot(tmp_path / "b", tables, version="v2026.01.01", max_file_bytes=max_bytes)
+    for f in files:
+        assert (first / f["path"]).read_bytes() == (second / f["path"]).read_bytes(), (
+            "shards are deterministic"
+        )

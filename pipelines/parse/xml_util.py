@@ -15,6 +15,26 @@ def localname(elem: Any) -> str:
     return tag[tag.rfind("}") + 1 :]
 
 
+# Local names by full tag ("{ns}name" -> "name"; comments, processing instructions and entity references,
+# whose tag is a function, -> ""). The hot parsers look a tag up here instead of slicing it every time: a
+# page repeats a few dozen tags. Bounded, so a document of endless distinct tags cannot grow it forever.
+LOCALNAMES: dict[Any, str] = {}
+_LOCALNAMES_MAX = 4096
+
+
+def tag_localname(tag: Any) -> str:
+    """``localname`` of a tag rather than of an element, remembered in ``LOCALNAMES``.
+
+    Hot loops inline the lookup: ``name = LOCALNAMES.get(tag)``, then this on a miss.
+    """
+    name = LOCALNAMES.get(tag)
+    if name is None:
+        name = tag[tag.rfind("}") + 1 :] if isinstance(tag, str) else ""
+        if len(LOCALNAMES) < _LOCALNAMES_MAX:
+            LOCALNAMES[tag] = name
+    return name
+
+
 def clean_text(value: str | None) -> str | None:
     """Collapse all whitespace runs to single spaces; None for empty text."""
     if value is None:
@@ -24,9 +44,14 @@ def clean_text(value: str | None) -> str | None:
 
 
 def element_text(elem: Any | None) -> str | None:
+    """All the text inside ``elem`` (mixed content included), whitespace collapsed; None when empty."""
     if elem is None:
         return None
-    return clean_text("".join(elem.itertext()))
+    # An element without children holds only its own text: read it directly, without itertext().
+    text = "".join(elem.itertext()) if len(elem) else elem.text
+    if not text:
+        return None
+    return " ".join(text.split()) or None
 
 
 def children_by_name(elem: Any) -> dict[str, list[Any]]:

@@ -79,6 +79,11 @@ class ParquetTableWriter:
             raise ValueError(f"rows do not fit the {self.spec.name} schema: {exc}") from exc
         self.add_batch(batch)
 
+    def flush_row_group(self) -> None:
+        """End the current row group now (keeps a source file's row-group boundaries when re-writing it)."""
+        self._flush_rows()
+        self._write_row_group()
+
     def _write_row_group(self) -> None:
         if not self._pending_batches:
             return

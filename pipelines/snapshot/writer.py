@@ -20,10 +20,13 @@ from pipelines.snapshot.changelog import render_changelog, render_entry
 from pipelines.snapshot.croissant import render_croissant
 from pipelines.snapshot.diff import TableDiff, diff_table
 from pipelines.snapshot.gates import GatePolicy, ReleaseGateError, evaluate_gates
-from schemas import SCHEMA_VERSION, table_spec
+from pipelines.snapshot.parquet import ParquetTableWriter
+from schemas import SCHEMA_VERSION, TableSpec, table_spec
 from schemas.compat import current_contract
 
 MANIFEST = "manifest.json"
+# Files on the Hub should be 100-500 MB: large enough to keep file counts low, small enough to stream.
+MAX_FILE_BYTES = 400 * 1024 * 1024
 
 
 def file_sha256(path: Path) -> str:
@@ -81,6 +84,39 @@ def latest_snapshot(out_root: Path) -> Path | None:
     return max(candidates, key=order)
 
 
+def shard_parquet(src: Path, out_dir: Path, name: str, spec: TableSpec, max_file_bytes: int) -> list[Path]:
+    """Copy a table into ``<name>-NNNNN.parquet`` files of at most about ``max_file_bytes``, split at row groups.
+
+    A table that fits is copied byte for byte; a larger one is rewritten a row group at a time (same writer
+    settings, same order), so the shards are deterministic too.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if src.stat().st_size <= max_file_bytes:
+        dst = out_dir / f"{name}-00000.parquet"
+        shutil.copyfile(src, dst)
+        return [dst]
+    source = pq.ParquetFile(src)
+    shards: list[Path] = []
+    writer: ParquetTableWriter | None = None
+    written = 0
+    for i in range(source.metadata.num_row_groups):
+        group = source.metadata.row_group(i)
+        size = sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+        if writer is None or (written and written + size > max_file_bytes):
+            if writer is not None:
+                writer.close()
+            shards.append(out_dir / f"{name}-{len(shards):05d}.parquet")
+            writer = ParquetTableWriter(shards[-1], spec, row_group_bytes=1 << 62)
+            written = 0
+        for batch in source.read_row_group(i).combine_chunks().to_batches():
+            writer.add_batch(batch)
+        writer.flush_row_group()
+        written += size
+    if writer is not None:
+        writer.close()
+    return shards
+
+
 def table_counts(path: Path) -> dict[str, Any]:
     """Rows of a curated table, and rows per source where the table has a ``source`` column."""
     rows = pq.ParquetFile(path).metadata.num_rows
@@ -112,6 +148,7 @@ def write_snapshot(
     card_template: Path | None = None,
     gate_policy: GatePolicy | None = None,
     hub_repo: str | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Path:
     """Release curated tables as ``out_root/<version>/``: data, diffs against the previous snapshot,
     manifest, CHANGELOG.md, views.sql, README.md and croissant.json. All or nothing.
@@ -136,10 +173,7 @@ def write_snapshot(
         diffs: dict[str, TableDiff] = {}
         for name, src in tables.items():
             spec = table_spec(name)
-            rel = Path("data") / name / f"{name}-00000.parquet"
-            dst = tmp / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
+            shards = shard_parquet(src, tmp / "data" / name, name, spec, max_file_bytes)
             manifest_tables[name] = {
                 **counts[name],
                 "primary_key": list(spec.primary_key),
@@ -147,18 +181,19 @@ def write_snapshot(
                 "columns": {f.name: str(f.type) for f in spec.schema},
                 "files": [
                     {
-                        "path": rel.as_posix(),
-                        "sha256": file_sha256(dst),
-                        "bytes": dst.stat().st_size,
-                        "rows": counts[name]["rows"],
+                        "path": shard.relative_to(tmp).as_posix(),
+                        "sha256": file_sha256(shard),
+                        "bytes": shard.stat().st_size,
+                        "rows": pq.ParquetFile(shard).metadata.num_rows,
                     }
+                    for shard in shards
                 ],
             }
             if previous_dir is not None and previous is not None:
                 old_files = [
                     previous_dir / f["path"] for f in previous["tables"].get(name, {}).get("files", [])
                 ]
-                diffs[name] = diff_table(spec, old_files, [dst], tmp / "diff" / name)
+                diffs[name] = diff_table(spec, old_files, shards, tmp / "diff" / name)
                 manifest_tables[name]["diff"] = {
                     **diffs[name].counts,
                     "files": [f"diff/{name}/{f}" for f in diffs[name].files.values()],
