@@ -134,6 +134,36 @@ PAPERS_SCHEMA = pa.schema(
             pa.int64(),
             "Length of the work's text in words, as the source counts it (LessWrong `wordCount`).",
         ),
+        col("openalex_id", pa.string(), "OpenAlex work id (`W...`), from the OpenAlex source."),
+        col(
+            "s2_paper_id",
+            pa.string(),
+            "Semantic Scholar paper id (40 hex characters), from Semantic Scholar.",
+        ),
+        col(
+            "cited_by_count",
+            pa.int64(),
+            "Citations counted by OpenAlex (or Semantic Scholar when OpenAlex has none).",
+        ),
+        col(
+            "oa_status",
+            pa.string(),
+            "Open-access status as OpenAlex states it (`gold`, `green`, `hybrid`, `bronze`, `closed`).",
+        ),
+        col(
+            "enriched_by",
+            pa.list_(pa.string()),
+            "Sources whose rows for the same work filled this row's enrichment columns (`openalex_id`, "
+            "`s2_paper_id`, `cited_by_count`, `oa_status`, `doi`, `venue`); the row's provenance is its main source's.",
+        ),
+        col("has_full_text", pa.bool_(), "Whether `paper_texts` holds this work's text in this snapshot."),
+        col(
+            "text_parser",
+            pa.string(),
+            "Parser of the work's text in `paper_texts`: `grobid_tei` (structured) or `pdf_text` (page text fallback).",
+        ),
+        col("n_paragraphs", pa.int32(), "Rows of this work in `paper_texts`."),
+        col("n_references", pa.int32(), "Rows of this work in `references` (its bibliography entries)."),
         *PROVENANCE_FIELDS,
     ]
 )

@@ -8,10 +8,12 @@ import pyarrow as pa
 
 from schemas.columns import description
 from schemas.fetches import FETCHES_SCHEMA
+from schemas.links import LINKS_SCHEMA
 from schemas.papers import PAPERS_SCHEMA
+from schemas.texts import PAPER_TEXTS_SCHEMA, REFERENCES_SCHEMA
 
 # Semver of the published contract. Major: a column removed or retyped. Minor: a column or table added.
-SCHEMA_VERSION = "0.2.0"
+SCHEMA_VERSION = "0.3.0"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,30 @@ TABLES: dict[str, TableSpec] = {
             schema=PAPERS_SCHEMA,
             primary_key=("work_id",),
             sort_key=("work_id",),
+        ),
+        TableSpec(
+            name="paper_texts",
+            description="One row per paragraph (or caption, table, formula, PDF page) of a paper's full text, in "
+            "document order; only for papers whose license allows redistributing their text.",
+            schema=PAPER_TEXTS_SCHEMA,
+            primary_key=("work_id", "section_index", "paragraph_index"),
+            sort_key=("work_id", "section_index", "paragraph_index"),
+            row_group_bytes=16 * 1024 * 1024,
+        ),
+        TableSpec(
+            name="references",
+            description="One row per bibliography entry of a paper, resolved to the cited work where it is in the corpus.",
+            schema=REFERENCES_SCHEMA,
+            primary_key=("work_id", "reference_index"),
+            sort_key=("work_id", "reference_index"),
+        ),
+        TableSpec(
+            name="links",
+            description="Typed edges between papers, repositories and results (citations, code, evaluations), "
+            "each with its evidence.",
+            schema=LINKS_SCHEMA,
+            primary_key=("src_id", "dst_id", "link_type"),
+            sort_key=("src_id", "link_type", "dst_id"),
         ),
         TableSpec(
             name="fetches",

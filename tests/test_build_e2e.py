@@ -91,6 +91,8 @@ def test_snapshot_files_are_as_promised(two_builds: tuple[Path, Path, Path]) -> 
             path = snap / f["path"]
             meta = pq.ParquetFile(path).metadata
             assert meta.num_rows == f["rows"]
+            if meta.num_row_groups == 0:
+                continue  # a table with no rows yet (e.g. paper_texts without full-text input)
             assert meta.row_group(0).column(0).compression == "ZSTD"
             col = meta.row_group(0).column(0)
             assert col.has_offset_index and col.has_column_index, name

@@ -165,7 +165,9 @@ def test_croissant_validates_and_reads_every_table(curated: dict[str, Path], tmp
         for f in table["files"]:
             assert files[f["path"]] == f["sha256"]
     dataset = mlc.Dataset(jsonld=snap / "croissant.json")
-    for table in TABLES:
+    for table, info in read_manifest(snap)["tables"].items():
+        if not info["rows"]:
+            continue  # no full-text input in this build; the record set is still declared and validated
         records = list(itertools.islice(dataset.records(record_set=table), 3))
         assert len(records) == 3, table
         assert f"{table}/{table_spec(table).primary_key[0]}" in records[0]
@@ -179,5 +181,8 @@ def test_load_dataset_works_for_every_table(
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     snap = write_snapshot(tmp_path / "snaps", curated, version="v2026.01.01")
     for table, info in read_manifest(snap)["tables"].items():
+        if not info["rows"]:
+            assert f"config_name: {table}\n" not in (snap / "README.md").read_text()
+            continue
         ds = datasets.load_dataset(str(snap), table, split="train", cache_dir=str(tmp_path / "cache"))
         assert ds.num_rows == info["rows"], table

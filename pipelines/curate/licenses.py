@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _CC = re.compile(r"creativecommons\.org/licenses/(by(?:-nc)?(?:-sa|-nd)?)/(\d\.\d)", re.IGNORECASE)
 _CC0 = re.compile(r"creativecommons\.org/publicdomain/zero/(\d\.\d)", re.IGNORECASE)
@@ -27,6 +28,9 @@ class License:
     text_redistributable: bool
 
 
+# A few dozen distinct license URLs cover all of arXiv, and every record states one: remember the answers.
+# License is frozen, so sharing one instance between rows is safe.
+@lru_cache(maxsize=1024)
 def license_from_url(url: str | None) -> License:
     if not url or not url.strip():
         return License("unknown", None, False)

@@ -35,12 +35,38 @@ def tag_localname(tag: Any) -> str:
     return name
 
 
+def collapse_ws(text: str) -> str:
+    """``" ".join(text.split())``: every whitespace run to one space, none at the ends.
+
+    Long text that is ASCII, whose only whitespace is spaces and line breaks and that has no double
+    spaces once the line breaks are spaces (most titles and abstracts) takes a path of a few C string
+    scans instead of building a list of every word: 2.5 instead of 8 us for a 1 KB abstract. Anything
+    else goes through ``split``, so the result is the same for every string.
+    """
+    if (
+        len(text) > 40
+        and text.isascii()
+        # ASCII whitespace for str.split(), other than " " and "\n"
+        and "\t" not in text
+        and "\r" not in text
+        and "\x0b" not in text
+        and "\x0c" not in text
+        and "\x1c" not in text
+        and "\x1d" not in text
+        and "\x1e" not in text
+        and "\x1f" not in text
+    ):
+        collapsed = text.replace("\n", " ").strip(" ")
+        if "  " not in collapsed:
+            return collapsed
+    return " ".join(text.split())
+
+
 def clean_text(value: str | None) -> str | None:
     """Collapse all whitespace runs to single spaces; None for empty text."""
     if value is None:
         return None
-    text = " ".join(value.split())
-    return text or None
+    return collapse_ws(value) or None
 
 
 def element_text(elem: Any | None) -> str | None:
@@ -51,7 +77,7 @@ def element_text(elem: Any | None) -> str | None:
     text = "".join(elem.itertext()) if len(elem) else elem.text
     if not text:
         return None
-    return " ".join(text.split()) or None
+    return collapse_ws(text) or None
 
 
 def children_by_name(elem: Any) -> dict[str, list[Any]]:

@@ -61,7 +61,9 @@ def render_yaml_header(manifest: Mapping[str, Any]) -> str:
         f"- {_size_category(max((t['rows'] for t in tables.values()), default=0))}",
         "configs:",
     ]
-    for name in tables:
+    for name, table in tables.items():
+        if not table["rows"]:
+            continue  # `datasets` and the Hub viewer refuse a config with no rows
         lines += [
             f"- config_name: {name}",
             "  data_files:",

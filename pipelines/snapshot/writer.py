@@ -66,7 +66,8 @@ def render_views_sql(version: str, tables: Sequence[str], data_url: str = "data/
         )
     for name in tables:
         lines.append(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{data_url}{name}/*.parquet');"
+            # Quoted: `references` is an SQL keyword (query it as "references").
+            f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{data_url}{name}/*.parquet');"
         )
     return "\n".join(lines) + "\n"
 
