@@ -98,3 +98,36 @@ def split_dois(value: str) -> list[str]:
         if doi:
             seen.setdefault(doi, None)
     return list(seen)
+
+
+def normalize_title(title: str) -> str:
+    """Case-folded, accents kept, punctuation and whitespace runs collapsed: for matching and hashing titles."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def work_id_for(
+    arxiv_id: str | None = None,
+    doi: str | None = None,
+    title: str | None = None,
+    first_author_keyname: str | None = None,
+    year: int | None = None,
+) -> str | None:
+    """The stable key of a work: `arxiv:<id>`, else `doi:<doi>`, else a hash of normalised title, first
+    author's surname and year (`hash:<16 hex>`); None when there is not even a title."""
+    import hashlib
+
+    if arxiv_id:
+        parsed = parse_arxiv_id(arxiv_id)
+        if parsed:
+            return parsed.work_id
+    if doi:
+        normalized = normalize_doi(doi)
+        if normalized:
+            return f"doi:{normalized}"
+    if title and normalize_title(title):
+        basis = "\n".join([normalize_title(title), normalize_title(first_author_keyname or ""), str(year or "")])
+        return "hash:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+    return None
