@@ -15,7 +15,8 @@ from pipelines.curate.checks import (
     check_schema,
     check_unique_keys,
 )
-from pipelines.curate.combine import build_curated_table
+from pipelines.curate.combine import build_curated_table, precedence_sql
+from pipelines.curate.works import best_parse_sql, papers_candidates_sql, references_candidates_sql
 from pipelines.fetch.raw_store import RawStore
 from pipelines.harvest import staging_path
 from pipelines.settings import DataRoot
@@ -46,9 +47,31 @@ def staged_files(
     return files
 
 
+# Tables whose curation reads other tables' staged rows too (papers counts its text and references).
+READS_ALSO: dict[str, tuple[str, ...]] = {
+    "papers": ("paper_texts", "references"),
+    "references": ("papers",),
+}
+
+
+def candidates_sql(table: str, staged: dict[str, list[Path]]) -> str | None:
+    """The table's own curation rule over the staged rows, if it has one (see pipelines/curate/works.py)."""
+    if table == "papers" and staged["papers"]:
+        spec = table_spec("papers")
+        return papers_candidates_sql(
+            spec.columns, precedence_sql(spec), staged["papers"], staged["paper_texts"], staged["references"]
+        )
+    if table == "paper_texts" and staged["paper_texts"]:
+        return best_parse_sql(staged["paper_texts"])
+    if table == "references" and staged["references"]:
+        return references_candidates_sql(staged["references"], staged["papers"])
+    return None
+
+
 def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinition:
     spec = table_spec(table)
-    upstream = [harvest_asset_key(s) for s in feeding_sources(table, sources)]
+    feeding = {s.name: s for t in (table, *READS_ALSO.get(table, ())) for s in feeding_sources(t, sources)}
+    upstream = [harvest_asset_key(s) for s in feeding.values()]
 
     @dg.asset(
         name=table,
@@ -60,9 +83,15 @@ def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinit
     )
     def _table(context: dg.AssetExecutionContext, commons: CommonsHome) -> dg.MaterializeResult:
         root = commons.root()
-        staged = staged_files(context.instance, root, table, sources)
+        staged_by_table = {
+            t: staged_files(context.instance, root, t, sources) for t in (table, *READS_ALSO.get(table, ()))
+        }
+        staged_by_table.setdefault("papers", [])
+        staged_by_table.setdefault("paper_texts", [])
+        staged_by_table.setdefault("references", [])
+        staged = staged_by_table[table]
         out = curated_path(root, table)
-        rows = build_curated_table(spec, staged, out)
+        rows = build_curated_table(spec, staged, out, candidates_sql(table, staged_by_table))
         context.log.info(f"{table}: {rows} rows from {len(staged)} staged partitions")
         return dg.MaterializeResult(metadata={**table_metadata(spec, out), "staged_partitions": len(staged)})
 

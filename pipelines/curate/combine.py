@@ -44,20 +44,36 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def build_curated_table(spec: TableSpec, staged: Sequence[Path], out_path: Path) -> int:
-    """Write ``out_path`` from the staged files: one row per primary key, sorted by the table's sort key."""
+def precedence_sql(spec: TableSpec) -> str:
+    """The ORDER BY that picks a key's representative row (see PRECEDENCE)."""
+    richness = " + ".join(f"({_quote(c)} IS NOT NULL)::INTEGER" for c in spec.columns)
+    return PRECEDENCE.get(spec.name, "raw_sha256").format(richness=f"({richness})")
+
+
+def files_sql(paths: Sequence[Path]) -> str:
+    """A DuckDB list literal of file paths, for read_parquet."""
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def build_curated_table(
+    spec: TableSpec, staged: Sequence[Path], out_path: Path, candidates_sql: str | None = None
+) -> int:
+    """Write ``out_path`` from the staged files: one row per primary key, sorted by the table's sort key.
+
+    ``candidates_sql``, when given, is a query whose rows replace the staged files' rows (a table's own
+    curation rule, e.g. one parse per paper for full text); the dedup and sort rules stay the same.
+    """
     if not staged:
         with ParquetTableWriter(out_path, spec):
             return 0
     columns = ", ".join(_quote(c) for c in spec.columns)
     key = ", ".join(_quote(c) for c in spec.primary_key)
     order = ", ".join(_quote(c) for c in (*spec.sort_key, *spec.primary_key))
-    richness = " + ".join(f"({_quote(c)} IS NOT NULL)::INTEGER" for c in spec.columns)
-    precedence = PRECEDENCE.get(spec.name, "raw_sha256").format(richness=f"({richness})")
+    precedence = precedence_sql(spec)
     files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in staged) + "]"
     # The last tie-breaker is a hash of the whole row, so the choice never depends on file or thread order.
     sql = f"""
-        SELECT {columns} FROM read_parquet({files}) AS staged
+        SELECT {columns} FROM {f"({candidates_sql})" if candidates_sql else f"read_parquet({files})"} AS staged
         QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {precedence}, md5(CAST(staged AS VARCHAR))) = 1
         ORDER BY {order}
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 
 from pipelines.atomic import atomic_directory
 from pipelines.curate.combine import connect
+from pipelines.curate.works import released_texts_sql
 from pipelines.settings import PROJECT_ROOT, pipeline_version
 from pipelines.snapshot.card import render_card
 from pipelines.snapshot.changelog import render_changelog, render_entry
@@ -157,6 +159,56 @@ def write_snapshot(
     Release gates are evaluated against the previous snapshot first; a blocking gate raises
     ``ReleaseGateError`` and nothing is written.
     """
+    missing = [f"{name}: {path}" for name, path in tables.items() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"curated tables missing, no snapshot written: {', '.join(missing)}")
+    out_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".release-", dir=out_root) as scratch:
+        released = release_tables(tables, Path(scratch))
+        return _write_snapshot(
+            out_root,
+            released,
+            inputs=inputs,
+            watermarks=watermarks,
+            version=version,
+            card_template=card_template,
+            gate_policy=gate_policy,
+            hub_repo=hub_repo,
+            max_file_bytes=max_file_bytes,
+        )
+
+
+def release_tables(tables: Mapping[str, Path], scratch: Path) -> dict[str, Path]:
+    """The files a release publishes: the curated tables, with full text only where its license allows."""
+    released = dict(tables)
+    if "paper_texts" in tables and "papers" in tables:
+        gated = scratch / "paper_texts.parquet"
+        spec = table_spec("paper_texts")
+        con = connect()
+        try:
+            reader = con.sql(released_texts_sql(tables["paper_texts"], tables["papers"])).to_arrow_reader(
+                8192
+            )
+            with ParquetTableWriter(gated, spec) as writer:
+                for batch in reader:
+                    writer.add_batch(batch)
+        finally:
+            con.close()
+        released["paper_texts"] = gated
+    return released
+
+
+def _write_snapshot(
+    out_root: Path,
+    tables: Mapping[str, Path],
+    inputs: Sequence[Mapping[str, Any]] = (),
+    watermarks: Mapping[str, Any] | None = None,
+    version: str | None = None,
+    card_template: Path | None = None,
+    gate_policy: GatePolicy | None = None,
+    hub_repo: str | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> Path:
     out_root.mkdir(parents=True, exist_ok=True)
     version = version or next_version(out_root)
     target = out_root / version

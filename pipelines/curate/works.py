@@ -1,0 +1,119 @@
+"""Curation rules across tables of one work: which parse of a paper's text is kept, which rows enrich a
+work's main row, and the license gate on full text.
+
+- **One parse per paper.** A paper may be parsed more than once (GROBID TEI, the PDF text fallback, two
+  versions of a PDF). `paper_texts` and `references` keep, per work, all rows of one parse: structured
+  (GROBID) before page text, then the lowest raw_sha256, so paragraphs of different parses never mix.
+- **Enrichment.** The main row of a work is chosen by the table's precedence (arXiv metadata first); the
+  enrichment columns (identifiers and counts only other sources know) are filled from the work's other rows,
+  and `enriched_by` names those sources. Provenance columns stay the main row's.
+- **License gate.** Full text is released only for works whose main row says `text_redistributable`;
+  `has_full_text`, `text_parser` and `n_paragraphs` describe what the snapshot holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipelines.curate.combine import files_sql
+
+ENRICHMENT_COLUMNS = ("openalex_id", "s2_paper_id", "cited_by_count", "oa_status", "doi", "venue")
+_PARSE_RANK = "CASE WHEN parser LIKE 'grobid%' THEN 0 ELSE 1 END"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def best_parse_sql(staged: Sequence[Path]) -> str:
+    """Rows of the one parse kept per work (for paper_texts or references)."""
+    files = files_sql(staged)
+    return f"""
+        WITH rows AS (SELECT * FROM read_parquet({files})),
+        kept AS (
+            SELECT work_id, first(raw_sha256 ORDER BY {_PARSE_RANK}, raw_sha256) AS raw_sha256
+            FROM rows GROUP BY work_id
+        )
+        SELECT rows.* FROM rows JOIN kept USING (work_id, raw_sha256)
+    """
+
+
+def released_texts_sql(texts: Path, papers: Path) -> str:
+    """The license gate: curated paper_texts rows of works whose text may be redistributed."""
+    return f"""
+        SELECT t.* FROM read_parquet('{texts}') t
+        WHERE t.work_id IN (SELECT work_id FROM read_parquet('{papers}') WHERE text_redistributable)
+    """
+
+
+def references_candidates_sql(staged_refs: Sequence[Path], staged_papers: Sequence[Path]) -> str:
+    """One parse of each bibliography; `cited_work_id` kept only where the cited work is in the corpus."""
+    known = (
+        f"SELECT DISTINCT work_id FROM read_parquet({files_sql(staged_papers)})"
+        if staged_papers
+        else ("SELECT NULL::VARCHAR AS work_id WHERE false")
+    )
+    return f"""
+        SELECT r.* REPLACE (CASE WHEN r.cited_work_id IN ({known}) THEN r.cited_work_id END AS cited_work_id)
+        FROM ({best_parse_sql(staged_refs)}) r
+    """
+
+
+def papers_candidates_sql(
+    columns: Sequence[str],
+    precedence: str,
+    staged_papers: Sequence[Path],
+    staged_texts: Sequence[Path],
+    staged_refs: Sequence[Path],
+) -> str:
+    """One row per work: its main row, enrichment filled from its other rows, full-text facts joined."""
+    enrich = [c for c in ENRICHMENT_COLUMNS if c in columns]
+    enrich_aggs = ",\n".join(
+        f"first({_q(c)} ORDER BY rn) FILTER (WHERE {_q(c)} IS NOT NULL) AS {_q(c)}" for c in enrich
+    )
+    contributed = " OR ".join(f"{_q(c)} IS NOT NULL" for c in enrich) or "false"
+    if staged_texts:
+        text_stats = f"""
+            SELECT t.work_id, count(*)::INTEGER AS n_paragraphs, first(t.parser) AS text_parser
+            FROM ({best_parse_sql(staged_texts)}) t GROUP BY t.work_id
+        """
+    else:
+        text_stats = "SELECT NULL::VARCHAR AS work_id, NULL::INTEGER AS n_paragraphs, NULL::VARCHAR AS text_parser WHERE false"
+    if staged_refs:
+        ref_stats = f"""
+            SELECT r.work_id, count(*)::INTEGER AS n_references FROM ({best_parse_sql(staged_refs)}) r GROUP BY r.work_id
+        """
+    else:
+        ref_stats = "SELECT NULL::VARCHAR AS work_id, NULL::INTEGER AS n_references WHERE false"
+    replaced = [f"coalesce(m.{_q(c)}, e.{_q(c)}) AS {_q(c)}" for c in enrich]
+    replaced += [
+        "CASE WHEN len(e.enriched_by) > 0 THEN e.enriched_by END AS enriched_by",
+        "coalesce(m.text_redistributable AND t.n_paragraphs IS NOT NULL, false) AS has_full_text",
+        "CASE WHEN m.text_redistributable THEN t.text_parser END AS text_parser",
+        "CASE WHEN m.text_redistributable THEN t.n_paragraphs END AS n_paragraphs",
+        "r.n_references AS n_references",
+    ]
+    return f"""
+        WITH staged AS (SELECT * FROM read_parquet({files_sql(staged_papers)})),
+        ranked AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY work_id ORDER BY {precedence}, md5(CAST(staged AS VARCHAR))
+            ) AS rn
+            FROM staged
+        ),
+        main AS (SELECT * EXCLUDE (rn) FROM ranked WHERE rn = 1),
+        enrichment AS (
+            SELECT work_id,
+                {enrich_aggs + "," if enrich_aggs else ""}
+                list_sort(list(DISTINCT source) FILTER (WHERE rn > 1 AND ({contributed}))) AS enriched_by
+            FROM ranked GROUP BY work_id
+        ),
+        text_stats AS ({text_stats}),
+        ref_stats AS ({ref_stats})
+        SELECT m.* REPLACE ({", ".join(replaced)})
+        FROM main m
+        JOIN enrichment e USING (work_id)
+        LEFT JOIN text_stats t USING (work_id)
+        LEFT JOIN ref_stats r USING (work_id)
+    """
