@@ -142,6 +142,26 @@ def read_manifest(snapshot: Path) -> dict[str, Any]:
     return data
 
 
+def release_tables(tables: Mapping[str, Path], scratch: Path) -> dict[str, Path]:
+    """The files a release publishes: the curated tables, with full text only where its license allows."""
+    released = dict(tables)
+    if "paper_texts" in tables and "papers" in tables:
+        gated = scratch / "paper_texts.parquet"
+        spec = table_spec("paper_texts")
+        con = connect()
+        try:
+            reader = con.sql(released_texts_sql(tables["paper_texts"], tables["papers"])).to_arrow_reader(
+                8192
+            )
+            with ParquetTableWriter(gated, spec) as writer:
+                for batch in reader:
+                    writer.add_batch(batch)
+        finally:
+            con.close()
+        released["paper_texts"] = gated
+    return released
+
+
 def write_snapshot(
     out_root: Path,
     tables: Mapping[str, Path],
@@ -164,52 +184,30 @@ def write_snapshot(
         raise FileNotFoundError(f"curated tables missing, no snapshot written: {', '.join(missing)}")
     out_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out_root) as scratch:
-        released = release_tables(tables, Path(scratch))
-        return _write_snapshot(
+        return _write_release(
             out_root,
-            released,
-            inputs=inputs,
-            watermarks=watermarks,
-            version=version,
-            card_template=card_template,
-            gate_policy=gate_policy,
-            hub_repo=hub_repo,
-            max_file_bytes=max_file_bytes,
+            release_tables(tables, Path(scratch)),
+            inputs,
+            watermarks,
+            version,
+            card_template,
+            gate_policy,
+            hub_repo,
+            max_file_bytes,
         )
 
 
-def release_tables(tables: Mapping[str, Path], scratch: Path) -> dict[str, Path]:
-    """The files a release publishes: the curated tables, with full text only where its license allows."""
-    released = dict(tables)
-    if "paper_texts" in tables and "papers" in tables:
-        gated = scratch / "paper_texts.parquet"
-        spec = table_spec("paper_texts")
-        con = connect()
-        try:
-            reader = con.sql(released_texts_sql(tables["paper_texts"], tables["papers"])).to_arrow_reader(
-                8192
-            )
-            with ParquetTableWriter(gated, spec) as writer:
-                for batch in reader:
-                    writer.add_batch(batch)
-        finally:
-            con.close()
-        released["paper_texts"] = gated
-    return released
-
-
-def _write_snapshot(
+def _write_release(
     out_root: Path,
     tables: Mapping[str, Path],
-    inputs: Sequence[Mapping[str, Any]] = (),
-    watermarks: Mapping[str, Any] | None = None,
-    version: str | None = None,
-    card_template: Path | None = None,
-    gate_policy: GatePolicy | None = None,
-    hub_repo: str | None = None,
-    max_file_bytes: int = MAX_FILE_BYTES,
+    inputs: Sequence[Mapping[str, Any]],
+    watermarks: Mapping[str, Any] | None,
+    version: str | None,
+    card_template: Path | None,
+    gate_policy: GatePolicy | None,
+    hub_repo: str | None,
+    max_file_bytes: int,
 ) -> Path:
-    out_root.mkdir(parents=True, exist_ok=True)
     version = version or next_version(out_root)
     target = out_root / version
     previous_dir = latest_snapshot(out_root)
