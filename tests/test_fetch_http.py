@@ -488,3 +488,22 @@ def test_redact_url_keeps_everything_but_credentials() -> None:
     assert (
         redact_url(url) == "https://oaipmh.arxiv.org/oai?verb=ListRecords&resumptionToken=6960524%7C1001#top"
     )
+
+
+def test_credentials_in_caller_headers_never_reach_messages() -> None:
+    """An API key sent as a header (x-api-key) is scrubbed even where the HTTP library quotes it."""
+    fetcher = PoliteFetcher(user_agent="t", default_min_interval_s=0, max_attempts=1)
+    with pytest.raises(FetchError) as err:
+        fetcher.get("http://127.0.0.1:9/x", headers={"x-api-key": "hdrSECRETvalue\n"})
+    assert "hdrSECRETvalue" not in str(err.value)
+
+
+def test_urllib3_request_lines_are_logged_without_keys(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    logger = logging.getLogger("urllib3.connectionpool")
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        logger.debug(
+            '%s://%s "%s %s" %s', "https", "api.openalex.org", "GET", "/works?api_key=qSECRETq&page=2", 200
+        )
+    assert "qSECRETq" not in caplog.text and "page=2" in caplog.text

@@ -79,6 +79,23 @@ def is_secret_param(name: str) -> bool:
     return compact in _SECRET_NAME_WORDS or not words.isdisjoint(_SECRET_NAME_WORDS)
 
 
+class RedactUrlsInLogs(logging.Filter):
+    """Strips credential-like query parameters from URLs in log records (urllib3 logs full request lines
+    at DEBUG, and some APIs, e.g. OpenAlex, accept keys only as query parameters)."""
+
+    _URL = re.compile(r"https?://[^\s'\"]+|/[^\s'\"]*\?[^\s'\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._URL.sub(lambda m: redact_url(m.group(0)), message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(RedactUrlsInLogs())
+
+
 def redact_url(url: str) -> str:
     """``url`` without credential-like query parameters and without user:password in the authority."""
     parts = urlsplit(url)
@@ -197,7 +214,16 @@ class _Scrubber:
     """Replaces known secret values in free text (exception messages of the HTTP library)."""
 
     def __init__(self, secrets: list[str]) -> None:
-        forms = {form for secret in secrets if secret for form in (secret, quote(secret), quote_plus(secret))}
+        # As sent, URL-quoted, as Python reprs it inside messages, and stripped of the whitespace that
+        # makes a header value invalid (the library then quotes the value in its error).
+        forms = {
+            form
+            for secret in secrets
+            if secret
+            for variant in (secret, secret.strip())
+            for form in (variant, quote(variant), quote_plus(variant), repr(variant)[1:-1])
+            if len(form) >= 4
+        }
         self._forms = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -293,7 +319,8 @@ class PoliteFetcher:
     ) -> tuple[dict[str, str], list[str]]:
         """Request headers (User-Agent, bearer token from ``auth_env`` or the fetcher's) and the secrets in them."""
         request_headers = {"User-Agent": self.user_agent, **(headers or {})}
-        secrets: list[str] = []
+        # Caller-supplied credentials (x-api-key, ...) are secrets too: scrubbed from every message.
+        secrets: list[str] = [v for k, v in request_headers.items() if is_secret_param(k) and v]
         token_env = auth_env or self.auth_env
         token = os.environ.get(token_env) if token_env else None
         if token:
