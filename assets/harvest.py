@@ -22,7 +22,7 @@ def harvest_asset_key(source: Source) -> dg.AssetKey:
 
 
 def build_harvest_asset(source: Source) -> dg.AssetsDefinition:
-    pool = source.live.hosts[0] if source.live else None
+    pool = source.pool or (source.live.hosts[0] if source.live else None)
 
     @dg.asset(
         key=harvest_asset_key(source),

@@ -132,3 +132,43 @@ def check_errors_explained(path: Path) -> CheckOutcome:
         f"{errors} errors recorded, {unexplained} without a message",
         {"errors": errors, "unexplained": unexplained},
     )
+
+
+def check_full_text_coverage(papers: Path, fetches: Path) -> CheckOutcome:
+    """Redistributable papers: how many have released text, how many failed with a recorded error, how many
+    were never attempted (their PDF not yet fetched). Passes when none failed without a record."""
+    con = connect()
+    try:
+        row = con.execute(
+            f"""
+            WITH wanted AS (
+                SELECT work_id, arxiv_id, has_full_text FROM read_parquet({_sql_path(papers)})
+                WHERE text_redistributable
+            ),
+            attempts AS (
+                SELECT url_or_path, status FROM read_parquet({_sql_path(fetches)})
+                WHERE source IN ('pdf', 'grobid_tei')
+            ),
+            marked AS (
+                SELECT w.work_id, w.has_full_text,
+                    bool_or(a.status = 'error') AS failed
+                FROM wanted w LEFT JOIN attempts a
+                    ON w.arxiv_id IS NOT NULL AND contains(replace(a.url_or_path, '/', '_'), replace(w.arxiv_id, '/', '_'))
+                GROUP BY ALL
+            )
+            SELECT count(*), count(*) FILTER (WHERE has_full_text),
+                count(*) FILTER (WHERE NOT has_full_text AND failed),
+                count(*) FILTER (WHERE NOT has_full_text AND failed IS NOT TRUE)
+            FROM marked
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    wanted, with_text, failed, not_attempted = row
+    return CheckOutcome(
+        True,
+        f"{wanted} redistributable papers: {with_text} with text, {failed} failed (recorded in fetches), "
+        f"{not_attempted} not attempted yet",
+        {"redistributable": wanted, "with_text": with_text, "failed": failed, "not_attempted": not_attempted},
+    )

@@ -133,6 +133,9 @@ class Source(ABC):
     # a forum), 1 = derived from its documents (TEI headers, PDFs), 2 = enrichment (OpenAlex, Semantic
     # Scholar), whose identifiers and counts fill the main row's enrichment columns instead.
     curation_rank: ClassVar[int] = 0
+    # The Dagster pool (concurrency limit across runs) its harvest asset runs in; default: its first live
+    # host. A source that leans on a shared service (a GROBID server) names that service's pool.
+    pool: ClassVar[str | None] = None
     fixtures: ClassVar[tuple[str, ...]] = ()
     # A fixture file the contract tests' local server answers every live request with, and the live
     # options that start a small harvest, so live fetching is tested offline.

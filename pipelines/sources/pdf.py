@@ -276,6 +276,7 @@ class PdfSource(Source):
     live_fixture = "../shared/fixtures/pdfs/2206.10883v3.pdf"
     example_live_options: ClassVar[Mapping[str, str]] = {"ids": "2206.10883v3 1111.2011v2"}
     curation_rank = 1  # derived from the document: a work's own metadata source wins
+    pool = "grobid"  # one harvest at a time per GROBID server; the client spreads its requests over the server's threads
     parser_name = "pdf"
     # The harvest asset's code_version: any of the parts changing re-parses the partitions.
     parser_version = (
