@@ -30,8 +30,9 @@ PAPERS_SCHEMA = pa.schema(
             "work_id",
             pa.string(),
             "Stable key of the work: `arxiv:<id>` for arXiv papers, `lesswrong:<post id>` for LessWrong and "
-            "Alignment Forum posts (one id on both sites), `doi:<doi>` for others, else a hash of normalised "
-            "title, first author and year.",
+            "Alignment Forum posts (one id on both sites), `doi:<doi>` for others, else `hash:<16 hex>` of "
+            "normalised title, first author and year; `openalex:W...` / `s2:<id>` for works only those services "
+            "know; `pdf:<16 hex of the PDF's SHA-256>` for a PDF with no other identity.",
             False,
         ),
         col(
@@ -99,12 +100,14 @@ PAPERS_SCHEMA = pa.schema(
             "metadata_format",
             pa.string(),
             "Format of the source record: `arXiv`, `arXivRaw`, `oai_dc` (OAI-PMH) or `atom` (arXiv API); for "
-            "posts `lesswrong_graphql` (a LessWrong GraphQL response) or `lesswrong_post_index_csv` (post index CSV).",
+            "posts `lesswrong_graphql` (a LessWrong GraphQL response) or `lesswrong_post_index_csv` (post index CSV); "
+            "`grobid_tei` (the header of a GROBID parse), `openalex_work`, `s2_paper`.",
         ),
         col(
             "work_type",
             pa.string(),
-            "Kind of work: `preprint` (arXiv) or `post` (a LessWrong / Alignment Forum post).",
+            "Kind of work: `preprint` (arXiv), `post` (a LessWrong / Alignment Forum post), `article` (a parsed "
+            "document without an arXiv id), or the type OpenAlex / Semantic Scholar state (e.g. `journal-article`).",
         ),
         col(
             "venue",

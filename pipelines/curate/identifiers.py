@@ -128,6 +128,8 @@ def work_id_for(
         if normalized:
             return f"doi:{normalized}"
     if title and normalize_title(title):
-        basis = "\n".join([normalize_title(title), normalize_title(first_author_keyname or ""), str(year or "")])
+        basis = "\n".join(
+            [normalize_title(title), normalize_title(first_author_keyname or ""), str(year or "")]
+        )
         return "hash:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
     return None

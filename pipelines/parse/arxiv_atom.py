@@ -11,13 +11,12 @@ from lxml import etree
 from pipelines.curate.identifiers import parse_arxiv_id, split_dois
 from pipelines.parse.arxiv_oai import split_display_name
 from pipelines.parse.xml_util import (
-    children_by_name,
+    LOCALNAMES,
     describe_xml_error,
     element_text,
-    first_text,
-    localname,
     parse_timestamp,
     release,
+    tag_localname,
 )
 from pipelines.sources.base import ParseContext, ParseError, Row
 
@@ -42,10 +41,10 @@ def parse_atom_feed(data: bytes, ctx: ParseContext, where: str) -> Iterator[Row]
     )
     try:
         for _, elem in parser:
-            parent = elem.getparent()
-            if localname(elem) == "updated":
+            if tag_localname(elem.tag) == "updated":
                 # The feed's own <updated> (not an entry's) is when the API produced this response.
-                if parent is not None and localname(parent) == "feed":
+                parent = elem.getparent()
+                if parent is not None and tag_localname(parent.tag) == "feed":
                     ctx.retrieved_at = parse_timestamp(elem.text)
                 continue
             row = _entry_row(elem, where)
@@ -59,30 +58,65 @@ def parse_atom_feed(data: bytes, ctx: ParseContext, where: str) -> Iterator[Row]
         ctx.empty = True
 
 
+# Entry fields read as text: of each, the first element counts.
+_ENTRY_TEXTS = frozenset(("id", "summary", "published", "updated", "doi", "title", "comment", "journal_ref"))
+
+
 def _entry_row(entry: Any, where: str) -> Row | None:
-    c = children_by_name(entry)
-    entry_id = first_text(c, "id") or ""
+    # One pass over the entry's children (see arxiv_oai: the first element of a name counts, lists keep all).
+    names = LOCALNAMES
+    c: dict[str, str | None] = {}
+    author_els = []
+    category_els = []
+    primary_el = None
+    for child in entry:
+        tag = child.tag
+        name = names.get(tag)
+        if name is None:
+            name = tag_localname(tag)
+        if name in _ENTRY_TEXTS:
+            if name not in c:
+                c[name] = element_text(child)
+        elif name == "author":
+            author_els.append(child)
+        elif name == "category":
+            category_els.append(child)
+        elif name == "primary_category" and primary_el is None:
+            primary_el = child
+    entry_id = c.get("id") or ""
     if "/api/errors" in entry_id:
-        raise ParseError(f"{where}: arXiv API error: {first_text(c, 'summary') or entry_id}")
+        raise ParseError(f"{where}: arXiv API error: {c.get('summary') or entry_id}")
     ident = parse_arxiv_id(entry_id)
     if ident is None:
         return None
     authors = []
-    for author in c.get("author", []):
-        a = children_by_name(author)
-        name = first_text(a, "name")
-        if not name:
+    for author in author_els:
+        name_el = None
+        affiliations = []
+        for part in author:
+            tag = part.tag
+            name = names.get(tag)
+            if name is None:
+                name = tag_localname(tag)
+            if name == "name":
+                if name_el is None:
+                    name_el = part
+            elif name == "affiliation":
+                affiliation = element_text(part)
+                if affiliation:
+                    affiliations.append(affiliation)
+        display = element_text(name_el)
+        if not display:
             continue
-        affiliations = [t for t in (element_text(e) for e in a.get("affiliation", [])) if t]
-        authors.append(split_display_name(name, affiliations))
-    categories = [e.get("term") for e in c.get("category", []) if e.get("term")]
-    primary = next((e.get("term") for e in c.get("primary_category", [])), None)
+        authors.append(split_display_name(display, affiliations))
+    categories = [e.get("term") for e in category_els if e.get("term")]
+    primary = primary_el.get("term") if primary_el is not None else None
     if primary and primary in categories:
         categories.remove(primary)
     if primary:
         categories.insert(0, primary)
-    published = parse_timestamp(first_text(c, "published"))
-    updated = parse_timestamp(first_text(c, "updated"))
+    published = parse_timestamp(c.get("published"))
+    updated = parse_timestamp(c.get("updated"))
     latest = ident.version
     versions = None
     if latest:
@@ -95,20 +129,20 @@ def _entry_row(entry: Any, where: str) -> Row | None:
             }
             for n in range(1, latest + 1)
         ]
-    doi_text = first_text(c, "doi")
+    doi_text = c.get("doi")
     dois = split_dois(doi_text) if doi_text else []
     return {
         "work_id": ident.work_id,
         "arxiv_id": ident.id,
         "arxiv_versions": versions,
         "latest_version": latest,
-        "title": first_text(c, "title"),
-        "abstract": first_text(c, "summary"),
+        "title": c.get("title"),
+        "abstract": c.get("summary"),
         "authors": authors,
         "categories": categories or None,
         "primary_category": primary,
-        "comments": first_text(c, "comment"),
-        "journal_ref": first_text(c, "journal_ref"),
+        "comments": c.get("comment"),
+        "journal_ref": c.get("journal_ref"),
         "doi": dois[0] if dois else None,
         "dois": dois or None,
         "created": published.date() if published else None,

@@ -14,6 +14,7 @@ from lxml import etree
 from pipelines.curate.identifiers import parse_arxiv_id, split_dois
 from pipelines.curate.licenses import license_from_url
 from pipelines.parse.xml_util import (
+    COLLAPSE_SCAN_MIN,
     LOCALNAMES,
     clean_text,
     collapse_ws,
@@ -278,7 +279,9 @@ def _arxiv_format(body: Any) -> Row:
         elif name in _ARXIV_FIELDS and name not in texts:
             # element_text, inlined
             text = "".join(child.itertext()) if len(child) else child.text
-            texts[name] = (collapse_ws(text) or None) if text else None
+            if text:
+                text = collapse_ws(text) if len(text) > COLLAPSE_SCAN_MIN else " ".join(text.split())
+            texts[name] = text or None
     row = _common_fields(texts)
     row["authors"] = authors
     created = parse_date(texts.get("created"))
