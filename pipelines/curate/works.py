@@ -88,7 +88,8 @@ def papers_candidates_sql(
         ref_stats = "SELECT NULL::VARCHAR AS work_id, NULL::INTEGER AS n_references WHERE false"
     replaced = [f"coalesce(m.{_q(c)}, e.{_q(c)}) AS {_q(c)}" for c in enrich]
     replaced += [
-        "CASE WHEN len(e.enriched_by) > 0 THEN e.enriched_by END AS enriched_by",
+        "CASE WHEN len(list_filter(e.enriched_by, lambda s: s <> m.source)) > 0 "
+        "THEN list_filter(e.enriched_by, lambda s: s <> m.source) END AS enriched_by",
         "coalesce(m.text_redistributable AND t.n_paragraphs IS NOT NULL, false) AS has_full_text",
         "CASE WHEN m.text_redistributable THEN t.text_parser END AS text_parser",
         "CASE WHEN m.text_redistributable THEN t.n_paragraphs END AS n_paragraphs",
