@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from pipelines.fetch.http import FetchError, PoliteFetcher
 from pipelines.fetch.raw_store import RawStore, sha256_hex
-from pipelines.local_input import read_local_documents
+from pipelines.local_input import batch_files, read_local_documents
 from pipelines.settings import DataRoot, pipeline_version
 from pipelines.snapshot.parquet import ParquetTableWriter
 from pipelines.sources.base import BatchSpec, ParseContext, ParseError, RawDocument, Row, Source
@@ -80,6 +80,8 @@ def harvest_batch(
     )
     all_writers = [*writers.values(), fetch_writer]
     try:
+        if batch.kind == "local":
+            source.prepare_local(batch_files(batch), root)
         docs = _documents(source, batch, fetcher, watermark)
         while True:
             try:

@@ -352,3 +352,19 @@ def test_live_fetch_stops_on_a_server_failure(monkeypatch: pytest.MonkeyPatch) -
     fetcher = PoliteFetcher(user_agent="test", min_interval_s={"127.0.0.1": 0.01}, max_attempts=1)
     with pytest.raises(FetchError):
         list(source.fetch(batch, fetcher, None))
+
+
+def test_a_local_batch_uses_grobid_at_its_concurrency(
+    root: DataRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before parsing one by one, the harvest sends the batch's PDFs to GROBID as many at a time as configured."""
+    with serve_fake_grobid() as fake:
+        fake.delay_s = 0.1
+        monkeypatch.setenv("COMMONS_GROBID_URL", fake.url)
+        monkeypatch.setenv("COMMONS_GROBID_CONCURRENCY", "3")
+        summary, _ = _harvest(root)
+    assert fake.max_in_flight == 3
+    known = {pdf_path.name for pdf_path, _ in recorded_pairs()}
+    sent = [u.filename for u in fake.uploads if u.filename in known]
+    assert sorted(sent) == sorted(known), "each PDF GROBID parsed is sent once: parse reads the cache"
+    assert summary.documents == 14

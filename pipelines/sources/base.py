@@ -16,7 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pipelines.fetch.http import PoliteFetcher
+    from pipelines.settings import DataRoot
 
 Row = dict[str, Any]
 TableRow = tuple[str, Row]  # (table name, row)
@@ -154,6 +157,10 @@ class Source(ABC):
         ``license_source``; the harvester adds the remaining provenance columns. Raise ``ParseError``
         for bad input: rows already yielded are kept and the error is recorded in ``fetches``.
         """
+
+    def prepare_local(self, files: list[Path], root: DataRoot) -> None:  # noqa: B027 - optional hook
+        """Optional: work over a whole local batch before its documents are parsed one by one (e.g. send
+        every PDF to GROBID at the server's concurrency, so each parse finds its TEI ready)."""
 
     def live_batches(self, options: Mapping[str, str]) -> list[BatchSpec]:
         """Split a live request into partitions (time windows)."""

@@ -368,6 +368,25 @@ class PdfSource(Source):
             raise ParseError(str(exc)) from None
         return cache.put(result)
 
+    def prepare_local(self, files: list[Path], root: DataRoot) -> None:
+        """Send the batch's PDFs to GROBID at the server's concurrency before they are parsed one by one."""
+        config = GrobidConfig.from_env()
+        if config is None:
+            return
+        client = client_for(config)
+        if not client.is_alive():
+            return
+
+        def pdfs() -> Iterator[tuple[str, bytes]]:
+            for path in files:
+                data = path.read_bytes()
+                if pdf_text.looks_like_pdf(data):
+                    yield path.name, data
+
+        failures = prefetch_tei(client, pdfs(), TeiCache(root))
+        for failure in failures:
+            log.warning("GROBID: %s", failure)
+
     def _provenance(self, doc: RawDocument, arxiv: ArxivId | None) -> dict[str, Any]:
         if arxiv is not None:
             record_id = f"arxiv:{_arxiv_with_version(arxiv)}"
