@@ -64,6 +64,12 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
         if source.live is None:
             raise BuildError(f"source {name!r} has no live path; use --from with local input")
         opts = dict(options)
+        if name == "pdf" and not opts.get("ids"):
+            opts["ids"] = pdfs_wanted(root)
+            if not opts["ids"]:
+                raise BuildError("live pdf: no redistributable paper lacks full text (or no papers yet)")
+            batches.extend(source.live_batches(opts))
+            continue
         if not opts.get("from") and not opts.get("ids"):
             mark = load_watermarks(root, name).get(source.watermark_key(opts))
             if not mark:
@@ -74,6 +80,26 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
             opts["from"] = date.fromisoformat(mark).replace(day=1).isoformat()
         batches.extend(source.live_batches(opts))
     return batches
+
+
+def pdfs_wanted(root: DataRoot, limit: int = 1000) -> str:
+    """arXiv ids (latest version) of papers whose license allows redistributing their text and that have no
+    text yet: the PDFs a full-text harvest should fetch. In scope today means every such paper."""
+    import duckdb
+
+    papers = root.tables / "papers" / "papers.parquet"
+    if not papers.is_file():
+        return ""
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"""SELECT arxiv_id || 'v' || coalesce(latest_version, 1) FROM read_parquet('{papers}')
+                WHERE text_redistributable AND NOT coalesce(has_full_text, false) AND arxiv_id IS NOT NULL
+                ORDER BY work_id LIMIT {int(limit)}"""
+        ).fetchall()
+    finally:
+        con.close()
+    return " ".join(r[0] for r in rows)
 
 
 def _quiet_config(verbose: bool) -> dict[str, object]:

@@ -297,3 +297,47 @@ def test_live_targeted_ids_use_get_record(tmp_path: Path, arxiv_fixtures: Path) 
     assert not (tmp_path / "home" / "watermarks" / "arxiv.json").exists(), (
         "targeted fetches move no watermark"
     )
+
+
+def test_live_pdf_harvest_fetches_only_redistributable_papers(tmp_path: Path, arxiv_fixtures: Path) -> None:
+    """PDF acquisition: after a metadata build, `--live --source pdf` asks a local stand-in for arxiv.org
+    (127.0.0.1) for exactly the papers whose license allows redistributing their text."""
+    from tests.conftest import fixture_dir
+
+    home = tmp_path / "home"
+    first = run_commons("build", "--from", str(arxiv_fixtures), "--out", str(tmp_path / "snaps"), home=home)
+    assert first.returncode == 0, first.stderr
+    snap = Path(first.stdout.strip().splitlines()[-1])
+    wanted = (
+        duckdb.connect()
+        .execute(f"SELECT arxiv_id FROM '{snap}/data/papers/*.parquet' WHERE text_redistributable ORDER BY 1")
+        .fetchall()
+    )
+    assert wanted, "the recordings hold CC-BY papers"
+    pdf = (fixture_dir("pdfs") / "arxiv_1111.2011v2.pdf").read_bytes()
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(pdf)))
+            self.end_headers()
+            self.wfile.write(pdf)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"COMMONS_ARXIV_PDF_URL": f"http://127.0.0.1:{server.server_address[1]}/pdf"}
+        second = run_commons(
+            "build", "--live", "--source", "pdf", "--out", str(tmp_path / "snaps"), home=home, env=env
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert second.returncode == 0, second.stderr
+    assert sorted(p.rsplit("/", 1)[-1].rsplit("v", 1)[0] for p in paths) == [w[0] for w in wanted]
