@@ -116,3 +116,20 @@ def test_partition_removed_from_instance_drops_out(tmp_path: Path, arxiv_fixture
 def test_assets_are_documented(asset_key: str) -> None:
     node = defs.get_repository_def().asset_graph.get(dg.AssetKey(asset_key))
     assert node.description
+
+
+def test_dagster_finds_and_validates_the_code_location_from_pyproject(tmp_path: Path) -> None:
+    """`dagster definitions validate` with no flags: pyproject.toml's [tool.dagster] names assets.definitions."""
+    import os
+    import subprocess
+    import sys
+
+    from pipelines.settings import PROJECT_ROOT
+
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [dagster, "definitions", "validate"], cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Validation successful for code location research_commons" in result.stderr + result.stdout
