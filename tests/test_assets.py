@@ -129,7 +129,12 @@ def test_dagster_finds_and_validates_the_code_location_from_pyproject(tmp_path: 
     dagster = str(Path(sys.executable).with_name("dagster"))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
-        [dagster, "definitions", "validate"], cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=300
+        [dagster, "definitions", "validate"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "Validation successful for code location research_commons" in result.stderr + result.stdout
