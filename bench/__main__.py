@@ -20,7 +20,12 @@ from bench.harness import BenchConfig, StageReport, format_table, write_results
 
 # Each stage benchmark is a module with NAME and run(config) -> StageReport. Later stages (MinHash,
 # queries, end to end, incremental, parallelism) add their module here.
-BENCHMARKS: tuple[str, ...] = ("bench.harvest_parse_write",)
+BENCHMARKS: tuple[str, ...] = (
+    "bench.harvest_parse_write",
+    "bench.release",
+    "bench.queries",
+    "bench.fulltext",
+)
 
 FULL_RECORDS = 1_000_000
 QUICK_RECORDS = 20_000
