@@ -558,6 +558,13 @@ def _normalize_id(raw: str) -> str:
     m = _OPENALEX_ID.match(text)
     if m and m.group(1).upper() == "W":
         return f"openalex:W{m.group(2)}"
+    return arxiv_or_doi_key(text, raw, "an OpenAlex work id (W…)")
+
+
+def arxiv_or_doi_key(text: str, raw: str, other_kind: str) -> str:
+    """`arxiv:<id>` or `doi:<doi>` (an arXiv DOI counts as the arXiv id) for an id a user wrote; ValueError
+    naming ``raw`` and the service's own id kind otherwise."""
+    lowered = text.lower()
     if lowered.startswith("arxiv:") or (
         not lowered.startswith(("doi:", "10.", "http")) and parse_arxiv_id(text)
     ):
@@ -567,7 +574,7 @@ def _normalize_id(raw: str) -> str:
         return f"arxiv:{parsed.id}"
     doi = normalize_doi(text)
     if doi is None:
-        raise ValueError(f"{raw!r} is not an arXiv id, a DOI or an OpenAlex work id (W…)")
+        raise ValueError(f"{raw!r} is not an arXiv id, a DOI or {other_kind}")
     arxiv_id = arxiv_from_doi(doi)
     return f"arxiv:{arxiv_id}" if arxiv_id else f"doi:{doi}"
 

@@ -64,6 +64,7 @@ from pipelines.sources.base import (
 )
 from pipelines.sources.openalex import (
     arxiv_from_doi,
+    arxiv_or_doi_key,
     as_date,
     as_dict,
     as_int,
@@ -627,18 +628,7 @@ def _normalize_id(raw: str) -> str:
         text = text[3:]
     if _S2_HEX.match(text):
         return f"s2:{text.lower()}"
-    if lowered.startswith("arxiv:") or (
-        not lowered.startswith(("doi:", "10.", "http")) and parse_arxiv_id(text)
-    ):
-        parsed = parse_arxiv_id(text)
-        if parsed is None:
-            raise ValueError(f"{raw!r} is not an arXiv id")
-        return f"arxiv:{parsed.id}"
-    doi = normalize_doi(text)
-    if doi is None:
-        raise ValueError(f"{raw!r} is not an arXiv id, a DOI or a Semantic Scholar paper id")
-    arxiv_id = arxiv_from_doi(doi)
-    return f"arxiv:{arxiv_id}" if arxiv_id else f"doi:{doi}"
+    return arxiv_or_doi_key(text, raw, "a Semantic Scholar paper id")
 
 
 def _api_id(item: str) -> str:
