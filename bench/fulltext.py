@@ -435,7 +435,7 @@ def rows(results: dict[str, list[dict[str, Any]]], inputs: Inputs) -> list[Resul
     pages, pdfs = pdf[0]["pages"], pdf[0]["pdfs"]
     out.append(
         ResultRow(
-            f"PDF fallback (page_rows, {pdfs} readable PDFs, {pages} pages; per core, CPU time)",
+            f"PDF fallback (page_rows, {pdfs} PDFs: the readable fixtures repeated, {pages} pages; per core, CPU time)",
             f"{pages / pdf_s:,.0f} pages/s ({pdf_s / pdfs * 1000:,.0f} ms/PDF)",
             f"{pages / raw_s:,.0f} pages/s (PDFium text, no clean-up)",
             f"{ratio(pdf_s, raw_s):.2f}x",
