@@ -23,3 +23,18 @@ def fixture_dir(name: str) -> Path:
 @pytest.fixture
 def arxiv_fixtures() -> Path:
     return fixture_dir("arxiv_oai")
+
+
+class FakeTime:
+    """An injected clock for PoliteFetcher: sleeping records the wait and advances time at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

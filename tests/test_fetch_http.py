@@ -24,6 +24,7 @@ import requests
 
 from pipelines.fetch.http import FetchError, PoliteFetcher, is_secret_param, redact_url
 from pipelines.fetch.raw_store import sha256_hex
+from tests.conftest import FakeTime
 
 
 @dataclass(frozen=True)
@@ -122,21 +123,6 @@ class ScriptedServer:
         self.release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
-
-
-class FakeTime:
-    """An injected clock whose sleep records the wait and advances time at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

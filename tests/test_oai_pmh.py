@@ -21,6 +21,7 @@ import requests
 from pipelines.fetch.http import FetchError, PoliteFetcher
 from pipelines.sources.base import ParseError
 from pipelines.sources.oai_pmh import get_record, harvest_list_records, read_oai_control
+from tests.conftest import FakeTime
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "arxiv_oai"
 PAGE_WITH_TOKEN = "atomiklabs_oai_ListRecords_oai_dc_cs_2024-01-25_with_resumptionToken.xml"
@@ -99,19 +100,6 @@ class OaiServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from pipelines.sources import alignment_forum as af
 from pipelines.sources.base import BatchSpec, ParseContext, ParseError, RawDocument
 from pipelines.sources.registry import detect_source, get_source
 from schemas import table_spec
-from tests.conftest import FIXTURES, fixture_dir
+from tests.conftest import FIXTURES, FakeTime, fixture_dir
 
 GRAPHQL_POST = "lw_graphql_raw_response_agi-ruin.json"
 INDEX_CSV = "alignment-forum-posts.csv.gz"
@@ -342,21 +342,6 @@ def graphql_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphQLServer]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-class FakeTime:
-    """An injected clock: sleeping records the wait and advances time at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _fetcher(fake_time: FakeTime) -> PoliteFetcher:

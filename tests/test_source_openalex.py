@@ -32,7 +32,7 @@ from pipelines.sources import openalex
 from pipelines.sources.base import ParseContext, ParseError, RawDocument
 from pipelines.sources.registry import detect_source, get_source
 from schemas import table_spec
-from tests.conftest import FIXTURES, fixture_dir
+from tests.conftest import FIXTURES, FakeTime, fixture_dir
 
 SOURCE = get_source("openalex")
 WORK = "openalex_work_W2741809807.json"
@@ -371,21 +371,6 @@ def openalex_server(work_json: dict[str, Any], monkeypatch: pytest.MonkeyPatch) 
     finally:
         server.shutdown()
         server.server_close()
-
-
-class FakeTime:
-    """An injected clock: sleeping records the wait and advances time at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _fetcher(fake_time: FakeTime, max_attempts: int = 1) -> PoliteFetcher:

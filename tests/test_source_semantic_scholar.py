@@ -35,7 +35,7 @@ from pipelines.sources import semantic_scholar as s2
 from pipelines.sources.base import ParseContext, ParseError, RawDocument
 from pipelines.sources.registry import detect_source, get_source
 from schemas import table_spec
-from tests.conftest import FIXTURES, fixture_dir
+from tests.conftest import FIXTURES, FakeTime, fixture_dir
 
 SOURCE = get_source("semantic_scholar")
 TURING_ID = "2d5673caa9e6af3a7b82a43f19ee920992db07ad"
@@ -400,21 +400,6 @@ def graph_server(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Grap
     finally:
         server.shutdown()
         server.server_close()
-
-
-class FakeTime:
-    """An injected clock: sleeping records the wait and advances time at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _fetcher(fake_time: FakeTime, max_attempts: int = 1) -> PoliteFetcher:

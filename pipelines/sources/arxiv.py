@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -22,6 +21,7 @@ from pipelines.sources.base import (
     Source,
     SourceLicense,
     TableRow,
+    id_list_batch,
 )
 from pipelines.sources.oai_pmh import get_record, harvest_list_records
 from pipelines.sources.registry import register
@@ -136,14 +136,7 @@ class ArxivSource(Source):
             if parsed is None:
                 raise ValueError(f"{raw!r} is not an arXiv id")
             ids.append(parsed.id)
-        unique = sorted(set(ids))
-        digest = hashlib.sha256(" ".join(unique).encode()).hexdigest()[:10]
-        return BatchSpec(
-            source=self.name,
-            kind="live",
-            key=f"arxiv-ids-{prefix.lower()}-{digest}",
-            options={"ids": " ".join(unique), "metadata_prefix": prefix},
-        )
+        return id_list_batch(self.name, f"arxiv-ids-{prefix.lower()}", ids, metadata_prefix=prefix)
 
     def fetch(self, batch: BatchSpec, fetcher: PoliteFetcher, watermark: str | None) -> Iterator[RawDocument]:
         opts = batch.options

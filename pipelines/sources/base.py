@@ -9,8 +9,9 @@ the raw store gives the same rows.
 from __future__ import annotations
 
 import gzip
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -113,6 +114,16 @@ class BatchSpec:
             paths=tuple(data.get("paths", ())),
             options=dict(data.get("options", {})),
         )
+
+
+def id_list_batch(source: str, key_prefix: str, ids: Iterable[str], **options: str) -> BatchSpec:
+    """One live partition for a list of record ids: the key comes from the sorted, unique ids (content,
+    not time), so asking for the same records again updates the same partition."""
+    unique = sorted(set(ids))
+    digest = hashlib.sha256(" ".join(unique).encode()).hexdigest()[:10]
+    return BatchSpec(
+        source=source, kind="live", key=f"{key_prefix}-{digest}", options={"ids": " ".join(unique), **options}
+    )
 
 
 class Source(ABC):

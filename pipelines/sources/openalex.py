@@ -29,7 +29,6 @@ works instead of 50). OpenAlex takes no arXiv id, so arXiv ids are looked up by 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -54,6 +53,7 @@ from pipelines.sources.base import (
     Source,
     SourceLicense,
     TableRow,
+    id_list_batch,
 )
 from pipelines.sources.registry import register
 
@@ -312,11 +312,9 @@ class OpenAlexSource(Source):
                 "openalex enriches known works: give their ids (--ids 'arxiv:2401.01234 doi:10.… W…'); "
                 "it has no harvest by date"
             )
-        ids = sorted({_normalize_id(raw) for raw in ids_text.replace(",", " ").split()})
-        digest = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:10]
         return [
-            BatchSpec(
-                source=self.name, kind="live", key=f"openalex-ids-{digest}", options={"ids": " ".join(ids)}
+            id_list_batch(
+                self.name, "openalex-ids", (_normalize_id(r) for r in ids_text.replace(",", " ").split())
             )
         ]
 

@@ -18,7 +18,6 @@ the curation gate decides what text is published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -54,6 +53,7 @@ from pipelines.sources.base import (
     Source,
     SourceLicense,
     TableRow,
+    id_list_batch,
 )
 from pipelines.sources.registry import register
 
@@ -433,13 +433,7 @@ class PdfSource(Source):
                     f"{raw!r} has no version: give one (e.g. {parsed.id}v1), the PDF of a version never changes"
                 )
             ids.append(_arxiv_with_version(parsed))
-        unique = sorted(set(ids))
-        digest = hashlib.sha256(" ".join(unique).encode()).hexdigest()[:10]
-        return [
-            BatchSpec(
-                source=self.name, kind="live", key=f"pdf-arxiv-{digest}", options={"ids": " ".join(unique)}
-            )
-        ]
+        return [id_list_batch(self.name, "pdf-arxiv", ids)]
 
     def fetch(self, batch: BatchSpec, fetcher: PoliteFetcher, watermark: str | None) -> Iterator[RawDocument]:
         base = (os.environ.get(ARXIV_PDF_URL_ENV) or DEFAULT_ARXIV_PDF_URL).rstrip("/")

@@ -35,7 +35,6 @@ fields parsed here and the nested ``references.paperId,references.externalIds``.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -61,6 +60,7 @@ from pipelines.sources.base import (
     Source,
     SourceLicense,
     TableRow,
+    id_list_batch,
 )
 from pipelines.sources.openalex import (
     arxiv_from_doi,
@@ -215,16 +215,8 @@ class SemanticScholarSource(Source):
                 "semantic_scholar enriches known works: give their ids (--ids 'arxiv:2401.01234 doi:10.…'); "
                 "it has no harvest by date"
             )
-        ids = sorted({_normalize_id(raw) for raw in ids_text.replace(",", " ").split()})
-        digest = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:10]
-        return [
-            BatchSpec(
-                source=self.name,
-                kind="live",
-                key=f"semantic_scholar-ids-{digest}",
-                options={"ids": " ".join(ids)},
-            )
-        ]
+        ids = (_normalize_id(raw) for raw in ids_text.replace(",", " ").split())
+        return [id_list_batch(self.name, "semantic_scholar-ids", ids)]
 
     def fetch(self, batch: BatchSpec, fetcher: PoliteFetcher, watermark: str | None) -> Iterator[RawDocument]:
         """`POST /paper/batch` for the batch's ids, 50 at a time, with the API key header where one is set."""
