@@ -37,7 +37,15 @@ def split_from_spec(spec: str) -> tuple[str | None, Path]:
     return None, Path(spec)
 
 
-def local_batches(specs: Sequence[str], warn: list[str]) -> list[BatchSpec]:
+def local_batches(specs: Sequence[str], warn: list[str], license: str = "") -> list[BatchSpec]:
+    """One batch per source per ``--from`` root. ``license``: the SPDX license the caller states for files
+    that do not state their own (eval logs, say); sources that can use it read it from the batch options."""
+    if license:
+        from pipelines.curate.licenses import license_problem
+
+        problem = license_problem(license)
+        if problem:
+            raise BuildError(f"--license {license!r} is not an SPDX license expression: {problem}")
     batches: list[BatchSpec] = []
     for spec in specs:
         forced, path = split_from_spec(spec)
@@ -48,7 +56,16 @@ def local_batches(specs: Sequence[str], warn: list[str]) -> list[BatchSpec]:
             warn.append(f"--from {spec}: no registered source recognises any file in {path}")
         for unclaimed in plan.unclaimed:
             warn.append(f"--from {spec}: no source recognises {unclaimed}; skipped")
-        batches.extend(plan.batches)
+        for batch in plan.batches:
+            if license:
+                batch = BatchSpec(
+                    source=batch.source,
+                    kind=batch.kind,
+                    key=batch.key,
+                    paths=batch.paths,
+                    options={**batch.options, "license": license},
+                )
+            batches.append(batch)
     return batches
 
 

@@ -28,6 +28,14 @@ def main() -> None:
     metavar="[SOURCE:]PATH",
     help="Local input: a file or folder; the source is detected from content, SOURCE: forces it. Repeatable.",
 )
+@click.option(
+    "--license",
+    "input_license",
+    default="",
+    metavar="SPDX",
+    help="With --from: the license of local files that do not state their own (e.g. eval logs under MIT); "
+    "recorded on their rows, and it decides whether their text is published.",
+)
 @click.option("--live", is_flag=True, help="Harvest live sources (network).")
 @click.option(
     "--source", "live_sources", multiple=True, help="With --live: which sources (default: all live ones)."
@@ -79,6 +87,7 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show Dagster's log.")
 def build(
     from_: tuple[str, ...],
+    input_license: str,
     live: bool,
     live_sources: tuple[str, ...],
     set_spec: str,
@@ -108,7 +117,7 @@ def build(
     instance = use_data_root(root)
     warnings: list[str] = []
     try:
-        batches = local_batches(from_, warnings)
+        batches = local_batches(from_, warnings, input_license)
         if live:
             options = {
                 "set": set_spec,

@@ -119,7 +119,9 @@ def harvest_batch(
             if on_document:
                 on_document(summary.documents, doc.url_or_path)
             store.put(doc.data)
-            ctx = ParseContext(http_status=doc.http_status, retrieved_at=doc.retrieved_at)
+            ctx = ParseContext(
+                http_status=doc.http_status, retrieved_at=doc.retrieved_at, options=batch.options
+            )
             records, error = _stage_document(source, doc, ctx, writers, version)
             for table, n in records.items():
                 summary.rows[table] = summary.rows.get(table, 0) + n

@@ -18,7 +18,8 @@ LINKS_SCHEMA = pa.schema(
         col(
             "link_type",
             pa.string(),
-            "`cites` (paper→paper), `code` (paper→repository), `evaluates` (result→paper), ...",
+            "`cites` (paper→paper), `code` (paper→repository), `evaluates` (result run→paper), `run_log` "
+            "(result run→the log it was read from), `uses_code` (result run→repository)",
             False,
         ),
         col(
@@ -35,6 +36,12 @@ LINKS_SCHEMA = pa.schema(
             "confidence",
             pa.float64(),
             "How sure the producer is, from 0 to 1 (1 for an identifier the source states).",
+        ),
+        col(
+            "role",
+            pa.string(),
+            "For `code` links: `official` (the repository points back at the paper by arXiv id, DOI or title, "
+            "or the paper's authors own it) or `mentioned`; null for other link types.",
         ),
         *PROVENANCE_FIELDS,
     ]

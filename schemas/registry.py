@@ -10,10 +10,12 @@ from schemas.columns import description
 from schemas.fetches import FETCHES_SCHEMA
 from schemas.links import LINKS_SCHEMA
 from schemas.papers import PAPERS_SCHEMA
+from schemas.repositories import REPOSITORIES_SCHEMA
+from schemas.results import RESULT_SAMPLES_SCHEMA, RESULTS_SCHEMA
 from schemas.texts import PAPER_TEXTS_SCHEMA, REFERENCES_SCHEMA
 
 # Semver of the published contract. Major: a column removed or retyped. Minor: a column or table added.
-SCHEMA_VERSION = "0.3.0"
+SCHEMA_VERSION = "0.4.0"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,31 @@ TABLES: dict[str, TableSpec] = {
             schema=LINKS_SCHEMA,
             primary_key=("src_id", "dst_id", "link_type"),
             sort_key=("src_id", "link_type", "dst_id"),
+        ),
+        TableSpec(
+            name="repositories",
+            description="One row per code repository linked from a paper (GitHub, GitLab, Hugging Face): metadata, "
+            "license, README where its license allows, and the crawl status.",
+            schema=REPOSITORIES_SCHEMA,
+            primary_key=("repo_id",),
+            sort_key=("repo_id",),
+        ),
+        TableSpec(
+            name="results",
+            description="One row per (evaluation run, task, metric, filter): the value, its standard error, the model "
+            "and the run's configuration, from Inspect logs, lm-evaluation-harness, HELM, Epoch AI and papers' tables.",
+            schema=RESULTS_SCHEMA,
+            primary_key=("result_id",),
+            sort_key=("run_id", "result_id"),
+        ),
+        TableSpec(
+            name="result_samples",
+            description="One row per sample and epoch of an Inspect run: input, target, output (or their hashes), "
+            "scores and explanations: the transcripts behind the numbers.",
+            schema=RESULT_SAMPLES_SCHEMA,
+            primary_key=("run_id", "sample_id", "epoch"),
+            sort_key=("run_id", "sample_id", "epoch"),
+            row_group_bytes=16 * 1024 * 1024,
         ),
         TableSpec(
             name="fetches",

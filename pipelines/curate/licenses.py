@@ -73,3 +73,38 @@ def license_problem(expression: str, allow_unknown: bool = False) -> str | None:
     if info.normalized_expression != expression:
         return f"write it as {info.normalized_expression!r}"
     return None
+
+
+# Licenses under which we republish text verbatim with attribution: the CC ones above, and permissive
+# software licenses (a README or an eval log shipped in a repository under them). Copyleft and NC/ND are
+# left out for the same reasons as above.
+_PERMISSIVE = frozenset(
+    {
+        *_REDISTRIBUTABLE_PREFIXES,
+        "CC-PDDC",
+        "MIT",
+        "MIT-0",
+        "Apache-2.0",
+        "BSD-2-Clause",
+        "BSD-3-Clause",
+        "ISC",
+        "0BSD",
+        "Unlicense",
+        "Zlib",
+        "BSL-1.0",
+        "PSF-2.0",
+    }
+)
+
+
+def permits_redistribution(spdx: str | None) -> bool:
+    """Whether text under this SPDX expression may be republished: every alternative of an OR is enough,
+    every part of an AND must allow it."""
+    if not spdx:
+        return False
+    expression = spdx.strip()
+    if " OR " in expression:
+        return any(permits_redistribution(part.strip(" ()")) for part in expression.split(" OR "))
+    if " AND " in expression:
+        return all(permits_redistribution(part.strip(" ()")) for part in expression.split(" AND "))
+    return expression in _PERMISSIVE

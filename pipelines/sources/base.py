@@ -64,6 +64,9 @@ class ParseContext:
     parser: str | None = None  # set by sources with several parsers; else the source's parser_name
     parser_version: str | None = None
     notes: list[str] = field(default_factory=list)
+    # The batch's options (live options, or for local input e.g. `license`: the SPDX license the person
+    # running the build states for files that do not state their own, from `commons build --license`).
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
