@@ -78,7 +78,11 @@ REPOSITORIES_SCHEMA = pa.schema(
             pa.list_(pa.string()),
             "arXiv ids (no version) the README or description cites: what marks a paper's link to it `official`.",
         ),
-        col("cited_dois", pa.list_(pa.string()), "DOIs the README or description cites, normalised like `papers.doi`."),
+        col(
+            "cited_dois",
+            pa.list_(pa.string()),
+            "DOIs the README or description cites, normalised like `papers.doi`.",
+        ),
         col(
             "text_redistributable",
             pa.bool_(),
