@@ -145,7 +145,8 @@ class Source(ABC):
     parser_name: ClassVar[str]
     parser_version: ClassVar[str]  # bump when parse() output changes: partitions are re-parsed
     # Folders of real recorded input, relative to the project root (e.g. tests/fixtures/<name> or
-    # ../shared/fixtures/<folder>). The contract tests parse every file in them.
+    # ../shared/fixtures/<folder>), or a glob of files in a folder several sources share
+    # (../shared/fixtures/eval_logs/inspect_*). The contract tests parse every file in them.
     # Which source's row is a work's main row when several describe it: 0 = the work's own metadata (arXiv,
     # a forum), 1 = derived from its documents (TEI headers, PDFs), 2 = enrichment (OpenAlex, Semantic
     # Scholar), whose identifiers and counts fill the main row's enrichment columns instead.

@@ -83,10 +83,20 @@ def check_declaration(source: Source) -> list[str]:
 
 
 def fixture_paths(source: Source, root: Path = PROJECT_ROOT) -> tuple[list[Path], list[str]]:
-    """(files, folders that are absent) for the source's declared fixtures, relative to the project root."""
+    """(files, folders that are absent) for the source's declared fixtures, relative to the project root.
+
+    An entry is a folder, or a glob of files in one (``../shared/fixtures/eval_logs/inspect_*``) where
+    several sources' recordings share a folder."""
     files: list[Path] = []
     absent: list[str] = []
     for rel in source.fixtures:
+        if any(ch in rel for ch in "*?["):
+            parent = (root / rel).parent.resolve()
+            if not parent.is_dir():
+                absent.append(rel)
+                continue
+            files.extend(sorted(p for p in parent.glob(Path(rel).name) if p.is_file()))
+            continue
         folder = (root / rel).resolve()
         if not folder.exists():
             absent.append(rel)
