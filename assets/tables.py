@@ -13,10 +13,12 @@ from pipelines.curate.checks import (
     check_errors_explained,
     check_full_text_coverage,
     check_provenance,
+    check_result_values,
     check_schema,
     check_unique_keys,
 )
 from pipelines.curate.combine import build_curated_table, precedence_sql
+from pipelines.curate.paper_tables import write_paper_table_results
 from pipelines.curate.works import best_parse_sql, papers_candidates_sql, references_candidates_sql
 from pipelines.fetch.raw_store import RawStore
 from pipelines.harvest import staging_path
@@ -53,6 +55,15 @@ READS_ALSO: dict[str, tuple[str, ...]] = {
     "papers": ("paper_texts", "references"),
     "references": ("papers",),
 }
+# Tables whose curation reads curated tables (or the code_links step) downstream of the sources.
+READS_CURATED: dict[str, tuple[str, ...]] = {
+    "results": ("paper_texts",),
+}
+
+
+def derived_path(root: DataRoot, name: str) -> Path:
+    """Intermediate Parquet a curation step writes for another (not published)."""
+    return root.tables / "_derived" / f"{name}.parquet"
 
 
 def candidates_sql(table: str, staged: dict[str, list[Path]]) -> str | None:
@@ -69,16 +80,27 @@ def candidates_sql(table: str, staged: dict[str, list[Path]]) -> str | None:
     return None
 
 
+def derived_inputs(table: str, root: DataRoot) -> list[Path]:
+    """Rows a table gets from other curated tables rather than from a source: results read from papers'
+    tables. Written first, then curated with the staged rows."""
+    if table == "results":
+        out = derived_path(root, "paper_table_results")
+        write_paper_table_results([curated_path(root, "paper_texts")], out)
+        return [out]
+    return []
+
+
 def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinition:
     spec = table_spec(table)
     feeding = {s.name: s for t in (table, *READS_ALSO.get(table, ())) for s in feeding_sources(t, sources)}
     upstream = [harvest_asset_key(s) for s in feeding.values()]
+    upstream += [dg.AssetKey(t) for t in READS_CURATED.get(table, ())]
 
     @dg.asset(
         name=table,
         group_name="tables",
         deps=upstream,
-        code_version="1",
+        code_version="2" if table in READS_CURATED else "1",
         kinds={"duckdb", "parquet"},
         description=spec.description,
     )
@@ -87,10 +109,10 @@ def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinit
         staged_by_table = {
             t: staged_files(context.instance, root, t, sources) for t in (table, *READS_ALSO.get(table, ()))
         }
-        staged_by_table.setdefault("papers", [])
-        staged_by_table.setdefault("paper_texts", [])
-        staged_by_table.setdefault("references", [])
-        staged = staged_by_table[table]
+        for t in ("papers", "paper_texts", "references", "links", "repositories"):
+            staged_by_table.setdefault(t, [])
+        derived = derived_inputs(table, root)
+        staged = staged_by_table[table] + derived
         out = curated_path(root, table)
         rows = build_curated_table(spec, staged, out, candidates_sql(table, staged_by_table))
         context.log.info(f"{table}: {rows} rows from {len(staged)} staged partitions")
@@ -131,6 +153,14 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
                 "errors_explained",
                 "Every failed fetch says what went wrong.",
                 lambda s, p, r: check_errors_explained(p),
+            )
+        )
+    if table == "results":
+        checks.append(
+            (
+                "values",
+                "Values and standard errors are finite, in range for their unit, and a missing value is explained.",
+                lambda s, p, r: check_result_values(p),
             )
         )
     if table == "paper_texts":

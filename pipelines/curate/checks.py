@@ -172,3 +172,110 @@ def check_full_text_coverage(papers: Path, fetches: Path) -> CheckOutcome:
         f"{not_attempted} not attempted yet",
         {"redistributable": wanted, "with_text": with_text, "failed": failed, "not_attempted": not_attempted},
     )
+
+
+def check_result_values(path: Path) -> CheckOutcome:
+    """Values and standard errors are finite numbers; a row without a value says what the source gave
+    instead (`value_text`) unless the run itself failed; proportions lie in [0, 1] and percentages in
+    [0, 100]."""
+    con = connect()
+    try:
+        row = con.execute(
+            f"""
+            SELECT
+                count(*),
+                count(*) FILTER (WHERE isnan(value) OR isinf(value) OR isnan(stderr) OR isinf(stderr)),
+                count(*) FILTER (WHERE value IS NULL AND value_text IS NULL AND metric <> ''
+                                 AND status IN ('success', 'reported')),
+                count(*) FILTER (WHERE unit = 'proportion' AND NOT value BETWEEN 0 AND 1),
+                count(*) FILTER (WHERE unit = 'percent' AND NOT value BETWEEN 0 AND 100),
+                count(*) FILTER (WHERE stderr < 0),
+                count(*) FILTER (WHERE confidence NOT BETWEEN 0 AND 1)
+            FROM read_parquet({_sql_path(path)})
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    rows, non_finite, unexplained, bad_proportion, bad_percent, negative_stderr, bad_confidence = row
+    problems = {
+        "non_finite": non_finite,
+        "value_missing_unexplained": unexplained,
+        "proportion_out_of_range": bad_proportion,
+        "percent_out_of_range": bad_percent,
+        "negative_stderr": negative_stderr,
+        "confidence_out_of_range": bad_confidence,
+    }
+    failing = {k: v for k, v in problems.items() if v}
+    return CheckOutcome(
+        not failing,
+        f"{rows} results, values finite and in range" if not failing else f"{rows} results: {failing}",
+        {"rows": rows, **problems},
+    )
+
+
+def check_linked_repositories(repositories: Path, links: Path) -> CheckOutcome:
+    """Every repository a `code` link points at has a `repositories` row (crawled, failed with its status
+    and error, or `not_crawled` yet); the counts say how far the crawl is."""
+    con = connect()
+    try:
+        row = con.execute(
+            f"""
+            WITH linked AS (
+                SELECT DISTINCT dst_id FROM read_parquet({_sql_path(links)}) WHERE link_type = 'code'
+            ),
+            repos AS (SELECT repo_id, status, error FROM read_parquet({_sql_path(repositories)}))
+            SELECT count(*), count(*) FILTER (WHERE r.repo_id IS NULL),
+                count(*) FILTER (WHERE r.status = 'not_crawled'),
+                count(*) FILTER (WHERE r.status NOT IN ('ok', 'moved', 'not_crawled')),
+                count(*) FILTER (WHERE r.status NOT IN ('ok', 'moved', 'not_crawled')
+                                 AND coalesce(r.error, '') = ''),
+                list(l.dst_id ORDER BY l.dst_id) FILTER (WHERE r.repo_id IS NULL)[:5]
+            FROM linked l LEFT JOIN repos r ON r.repo_id = l.dst_id
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    linked, missing, not_crawled, failed, unexplained, examples = row
+    ok = missing == 0 and unexplained == 0
+    return CheckOutcome(
+        ok,
+        f"{linked} linked repositories: {missing} without a row, {not_crawled} not crawled yet, "
+        f"{failed} failed ({unexplained} without an error message)",
+        {
+            "linked": linked,
+            "missing": missing,
+            "not_crawled": not_crawled,
+            "failed": failed,
+            "unexplained": unexplained,
+            "examples": examples or [],
+        },
+    )
+
+
+def check_repository_licenses(path: Path) -> CheckOutcome:
+    """Crawled repositories state their license (`license_spdx`, or null when the host found none) and the
+    row's `license` agrees with it; README text is published only where that license allows."""
+    con = connect()
+    try:
+        row = con.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE status = 'ok'),
+                count(*) FILTER (WHERE status = 'ok' AND license_spdx IS NOT NULL),
+                count(*) FILTER (WHERE status = 'ok' AND license <> coalesce(license_spdx, 'unknown')),
+                count(*) FILTER (WHERE readme_text IS NOT NULL AND NOT text_redistributable)
+            FROM read_parquet({_sql_path(path)})
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    crawled, licensed, disagreeing, leaked = row
+    ok = disagreeing == 0 and leaked == 0
+    return CheckOutcome(
+        ok,
+        f"{crawled} crawled repositories, {licensed} with a license; {disagreeing} rows whose license "
+        f"disagrees with license_spdx; {leaked} READMEs published without a license that allows it",
+        {"crawled": crawled, "licensed": licensed, "disagreeing": disagreeing, "readme_leaks": leaked},
+    )

@@ -162,6 +162,11 @@ def _read_zstd_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=info.file_size)
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one where the log has something else (or nothing)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _id_order(sample_id: str) -> tuple[int, int, str]:
     return (0, int(sample_id), "") if sample_id.lstrip("-").isdigit() else (1, 0, sample_id)
 
@@ -186,17 +191,17 @@ def _run(header: Mapping[str, Any], ctx: ParseContext, name: str) -> dict[str, A
         run_id = f"inspect:task-{task_id}"
     else:
         raise ParseError(f"{name}: the log has neither eval_id nor task_id to key the run by")
-    plan = header.get("plan") if isinstance(header.get("plan"), dict) else {}
+    plan = _obj(header.get("plan"))
     generation = {**(plan.get("config") or {}), **(ev.get("model_generate_config") or {})}
     config = dict(ev.get("config") or {})
     model = str(ev.get("model") or "")
     model_args = {k: v for k, v in (ev.get("model_args") or {}).items() if not _SECRET_KEY.search(k)}
     model_id, provider = normalise_model_id(model)
-    stats = header.get("stats") if isinstance(header.get("stats"), dict) else {}
+    stats = _obj(header.get("stats"))
     started, completed = parse_timestamp(stats.get("started_at")), parse_timestamp(stats.get("completed_at"))
     usage = _sum_usage((stats.get("model_usage") or {}).values())
-    dataset = ev.get("dataset") if isinstance(ev.get("dataset"), dict) else {}
-    results = header.get("results") if isinstance(header.get("results"), dict) else {}
+    dataset = _obj(ev.get("dataset"))
+    results = _obj(header.get("results"))
     error = header.get("error")
     license = ctx.options.get("license") if ctx.options else None
     leftover = {
@@ -322,9 +327,9 @@ def _sum_usage(usages: Iterable[Any]) -> dict[str, int | None]:
 
 def _result_rows(header: Mapping[str, Any], run: Mapping[str, Any]) -> Iterator[TableRow]:
     base = {k: run[k] for k in _RUN_COLUMNS}
-    results = header.get("results") if isinstance(header.get("results"), dict) else {}
+    results = _obj(header.get("results"))
     scores = [s for s in results.get("scores") or [] if isinstance(s, dict)]
-    reducers = {}
+    reducers: dict[Any, set[Any]] = {}
     for score in scores:
         reducers.setdefault(score.get("name"), set()).add(score.get("reducer"))
     emitted = False
@@ -385,7 +390,7 @@ def _result_rows(header: Mapping[str, Any], run: Mapping[str, Any]) -> Iterator[
 
 
 def _sample_row(sample: Mapping[str, Any], run: Mapping[str, Any]) -> Row:
-    attachments = sample.get("attachments") if isinstance(sample.get("attachments"), dict) else {}
+    attachments = _obj(sample.get("attachments"))
     sample_id = str(sample.get("id"))
     epoch = int(sample.get("epoch") or 1)
     input_text = _input_text(sample.get("input"), attachments)
