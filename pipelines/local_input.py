@@ -107,13 +107,21 @@ def display_path(path: Path, root: Path) -> str:
 
 
 def read_local_documents(batch: BatchSpec) -> Iterator[RawDocument | tuple[str, OSError]]:
+    """Each file of the batch as one document, or, where the source groups files (the files of one HELM
+    run), each group as one document bundling them (``Source.bundle_local``)."""
+    source = get_source(batch.source)
     for root_text in batch.paths:
         root = Path(root_text)
-        for path in batch_files(BatchSpec(batch.source, batch.kind, batch.key, (root_text,), batch.options)):
-            name = display_path(path, root)
+        files = batch_files(BatchSpec(batch.source, batch.kind, batch.key, (root_text,), batch.options))
+        for group in source.group_local_files(files):
+            names = [display_path(path, root) for path in group]
             try:
-                data = path.read_bytes()
+                contents = [path.read_bytes() for path in group]
             except OSError as exc:
-                yield name, exc
+                yield names[0], exc
                 continue
+            if len(group) == 1:
+                data, name = contents[0], names[0]
+            else:
+                data, name = source.bundle_local(names, contents), names[0]
             yield RawDocument(data=data, sha256=sha256_hex(data), url_or_path=name, kind="file")

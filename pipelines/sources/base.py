@@ -177,6 +177,17 @@ class Source(ABC):
         """Optional: work over a whole local batch before its documents are parsed one by one (e.g. send
         every PDF to GROBID at the server's concurrency, so each parse finds its TEI ready)."""
 
+    def group_local_files(self, files: list[Path]) -> list[list[Path]]:
+        """Optional: which local files make one document (default: each file alone). A source whose unit
+        is several files (a HELM run: run_spec.json, stats.json, scenario.json) groups them here, and
+        ``bundle_local`` turns a group into the bytes ``parse`` reads, so parsing stays pure over one
+        document and the bundle's bytes are what the raw store keeps."""
+        return [[f] for f in files]
+
+    def bundle_local(self, names: list[str], contents: list[bytes]) -> bytes:
+        """The bytes of one document made of several files (see ``group_local_files``)."""
+        raise NotImplementedError(f"source {self.name!r} does not group local files")
+
     def live_batches(self, options: Mapping[str, str]) -> list[BatchSpec]:
         """Split a live request into partitions (time windows)."""
         raise NotImplementedError(f"source {self.name!r} has no live path")
