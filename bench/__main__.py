@@ -25,6 +25,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.release",
     "bench.queries",
     "bench.fulltext",
+    "bench.results",
 )
 
 FULL_RECORDS = 1_000_000

@@ -193,6 +193,40 @@ def query(sql: str, snapshot: Path | None, remote: str | None, fmt: str, home: s
     click.echo(format_result(columns, rows, fmt))
 
 
+@main.command("export")
+@click.argument("fmt", type=click.Choice(["every-eval-ever"]))
+@click.option(
+    "--snapshot",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Snapshot folder (default: the latest under the data root's snapshots/).",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write."
+)
+@click.option("--home", default=None, help="Data root (default: $COMMONS_HOME, else data/ in the project).")
+def export(fmt: str, snapshot: Path | None, out: Path, home: str | None) -> None:
+    """Write a snapshot's results in another project's format: `every-eval-ever` (schema 0.3.0), one JSON
+    document per run and model. Prints the counts, the output folder last."""
+    from commons.query import find_snapshot
+    from pipelines.export.every_eval_ever import export_every_eval_ever
+
+    try:
+        path = find_snapshot(snapshot, _root(home).snapshots)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    files = sorted((path / "data" / "results").glob("*.parquet"))
+    if not files:
+        raise click.ClickException(f"{path} has no results table")
+    summary = export_every_eval_ever(files, out)
+    click.echo(
+        f"{summary.documents} documents, {summary.results} results; "
+        f"{summary.skipped_without_value} results without a value left out",
+        err=True,
+    )
+    click.echo(str(out))
+
+
 @main.command()
 def sources() -> None:
     """List registered sources: what they read, the tables they feed, their license."""

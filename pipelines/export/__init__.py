@@ -1,0 +1,1 @@
+"""Exports of snapshot tables into other projects' formats."""
