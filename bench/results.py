@@ -122,7 +122,8 @@ def harvest_folder(args: dict[str, Any]) -> dict[str, Any]:
     plan = plan_local_input(Path(args["folder"]))
 
     def work() -> dict[str, Any]:
-        documents, rows, errors = 0, {}, 0
+        documents, errors = 0, 0
+        rows: dict[str, int] = {}
         for batch in plan.batches:
             summary = harvest_batch(get_source(batch.source), batch, root)
             documents += summary.documents
