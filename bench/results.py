@@ -257,7 +257,7 @@ def rows(results: dict[str, list[dict[str, Any]]], n_samples: int, peer_samples:
         ResultRow(
             f"results: peak memory harvesting the {n_samples:,}-sample .eval",
             f"{peak:,.0f} MB",
-            f"{_med(results['big_eval_inspect'], 'peak_rss_mb'):,.0f} MB (inspect_ai, streaming)",
+            f"{_med(results['big_eval_inspect'], 'peak_rss_mb'):,.0f} MB (inspect_ai, streaming its {peer_samples:,}-sample log)",
             "—",
             f"< {GOAL_PEAK_MB} MB",
             peak < GOAL_PEAK_MB,
