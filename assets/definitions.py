@@ -6,7 +6,7 @@ from assets.harvest import build_harvest_asset, harvest_asset_key
 from assets.publish import hub_release, nightly_publish, publish_job, snapshot_release_ready
 from assets.resources import CommonsHome, HttpFetcher
 from assets.snapshot import build_snapshot_asset
-from assets.tables import build_table_asset, build_table_checks
+from assets.tables import CODE_LINKS, build_code_links_asset, build_table_asset, build_table_checks
 from pipelines.sources.registry import all_sources
 from schemas import TABLES
 
@@ -14,6 +14,7 @@ SOURCES = list(all_sources().values())
 
 harvest_assets = [build_harvest_asset(s) for s in SOURCES]
 table_assets = [build_table_asset(t, SOURCES) for t in TABLES]
+code_links_asset = build_code_links_asset()
 table_checks = [check for t in TABLES for check in build_table_checks(t)]
 snapshot_asset = build_snapshot_asset(SOURCES)
 
@@ -28,13 +29,13 @@ harvest_jobs = [
 
 release_job = dg.define_asset_job(
     name="release",
-    selection=dg.AssetSelection.assets(*TABLES, "snapshot")
+    selection=dg.AssetSelection.assets(*TABLES, CODE_LINKS, "snapshot")
     - dg.AssetSelection.checks(snapshot_release_ready),
     description="Curate every table from the staged partitions, run the blocking checks, write a snapshot.",
 )
 
 defs = dg.Definitions(
-    assets=[*harvest_assets, *table_assets, snapshot_asset, hub_release],
+    assets=[*harvest_assets, *table_assets, code_links_asset, snapshot_asset, hub_release],
     asset_checks=[*table_checks, snapshot_release_ready],
     jobs=[*harvest_jobs, release_job, publish_job],
     schedules=[nightly_publish],

@@ -12,12 +12,21 @@ from pipelines.curate.checks import (
     CheckOutcome,
     check_errors_explained,
     check_full_text_coverage,
+    check_linked_repositories,
     check_provenance,
+    check_repository_licenses,
     check_result_values,
     check_schema,
     check_unique_keys,
 )
 from pipelines.curate.combine import build_curated_table, precedence_sql
+from pipelines.curate.linked_repos import (
+    CODE_LINKS_VERSION,
+    empty_table,
+    links_candidates_sql,
+    repositories_candidates_sql,
+    write_code_links,
+)
 from pipelines.curate.paper_tables import write_paper_table_results
 from pipelines.curate.works import best_parse_sql, papers_candidates_sql, references_candidates_sql
 from pipelines.fetch.raw_store import RawStore
@@ -58,7 +67,10 @@ READS_ALSO: dict[str, tuple[str, ...]] = {
 # Tables whose curation reads curated tables (or the code_links step) downstream of the sources.
 READS_CURATED: dict[str, tuple[str, ...]] = {
     "results": ("paper_texts",),
+    "repositories": ("code_links",),
+    "links": ("code_links", "repositories", "papers"),
 }
+CODE_LINKS = "code_links"
 
 
 def derived_path(root: DataRoot, name: str) -> Path:
@@ -66,7 +78,7 @@ def derived_path(root: DataRoot, name: str) -> Path:
     return root.tables / "_derived" / f"{name}.parquet"
 
 
-def candidates_sql(table: str, staged: dict[str, list[Path]]) -> str | None:
+def candidates_sql(table: str, staged: dict[str, list[Path]], root: DataRoot | None = None) -> str | None:
     """The table's own curation rule over the staged rows, if it has one (see pipelines/curate/works.py)."""
     if table == "papers" and staged["papers"]:
         spec = table_spec("papers")
@@ -77,7 +89,23 @@ def candidates_sql(table: str, staged: dict[str, list[Path]]) -> str | None:
         return best_parse_sql(staged["paper_texts"])
     if table == "references" and staged["references"]:
         return references_candidates_sql(staged["references"], staged["papers"])
+    if table == "repositories" and root is not None:
+        return repositories_candidates_sql(
+            staged["repositories"], curated_path(root, CODE_LINKS), _scratch(root)
+        )
+    if table == "links" and root is not None:
+        return links_candidates_sql(
+            staged["links"],
+            curated_path(root, CODE_LINKS),
+            curated_path(root, "repositories"),
+            curated_path(root, "papers"),
+            _scratch(root),
+        )
     return None
+
+
+def _scratch(root: DataRoot) -> Path:
+    return root.tables / "_derived"
 
 
 def derived_inputs(table: str, root: DataRoot) -> list[Path]:
@@ -87,6 +115,9 @@ def derived_inputs(table: str, root: DataRoot) -> list[Path]:
         out = derived_path(root, "paper_table_results")
         write_paper_table_results([curated_path(root, "paper_texts")], out)
         return [out]
+    if table in ("repositories", "links"):
+        # Their rows come also from code links: the query runs even when no source staged any.
+        return [empty_table(table, _scratch(root))]
     return []
 
 
@@ -114,11 +145,38 @@ def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinit
         derived = derived_inputs(table, root)
         staged = staged_by_table[table] + derived
         out = curated_path(root, table)
-        rows = build_curated_table(spec, staged, out, candidates_sql(table, staged_by_table))
+        rows = build_curated_table(spec, staged, out, candidates_sql(table, staged_by_table, root))
         context.log.info(f"{table}: {rows} rows from {len(staged)} staged partitions")
         return dg.MaterializeResult(metadata={**table_metadata(spec, out), "staged_partitions": len(staged)})
 
     return _table
+
+
+def build_code_links_asset() -> dg.AssetsDefinition:
+    """Links from papers to the code repositories their text names (not published itself: the `links`
+    table carries them, with their official/mentioned role, once the repositories are known)."""
+
+    @dg.asset(
+        name=CODE_LINKS,
+        group_name="tables",
+        deps=[dg.AssetKey("papers"), dg.AssetKey("paper_texts"), dg.AssetKey("references")],
+        code_version=CODE_LINKS_VERSION,
+        kinds={"parquet"},
+        description="Repository URLs found in abstracts, comments, full text and references, with evidence.",
+    )
+    def _code_links(context: dg.AssetExecutionContext, commons: CommonsHome) -> dg.MaterializeResult:
+        root = commons.root()
+        out = curated_path(root, CODE_LINKS)
+        rows = write_code_links(
+            [curated_path(root, "papers")],
+            [curated_path(root, "paper_texts")],
+            [curated_path(root, "references")],
+            out,
+        )
+        context.log.info(f"{CODE_LINKS}: {rows} paper-to-repository links")
+        return dg.MaterializeResult(metadata=table_metadata(table_spec("links"), out))
+
+    return _code_links
 
 
 def _as_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
@@ -161,6 +219,23 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
                 "values",
                 "Values and standard errors are finite, in range for their unit, and a missing value is explained.",
                 lambda s, p, r: check_result_values(p),
+            )
+        )
+    if table == "repositories":
+        checks.append(
+            (
+                "licenses",
+                "Crawled repositories state their license and README text is published only where it allows.",
+                lambda s, p, r: check_repository_licenses(p),
+            )
+        )
+    if table == "links":
+        checks.append(
+            (
+                "repositories_present",
+                "Every repository a code link points at has a repositories row (crawled, failed with its "
+                "error, or not crawled yet).",
+                lambda s, p, r: check_linked_repositories(curated_path(r, "repositories"), p),
             )
         )
     if table == "paper_texts":
