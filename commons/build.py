@@ -81,6 +81,12 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
         if source.live is None:
             raise BuildError(f"source {name!r} has no live path; use --from with local input")
         opts = dict(options)
+        if name == "github" and not opts.get("ids"):
+            opts["ids"] = repos_wanted(root)
+            if not opts["ids"]:
+                raise BuildError("live github: no paper links a GitHub repository yet (build papers first)")
+            batches.extend(source.live_batches(opts))
+            continue
         if name == "pdf" and not opts.get("ids"):
             opts["ids"] = pdfs_wanted(root)
             if not opts["ids"]:
@@ -97,6 +103,16 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
             opts["from"] = date.fromisoformat(mark).replace(day=1).isoformat()
         batches.extend(source.live_batches(opts))
     return batches
+
+
+def repos_wanted(root: DataRoot) -> str:
+    """The GitHub repositories the curated papers link to: what a crawl fetches (ETags make repeats cheap)."""
+    from pipelines.curate.code_links import linked_repositories
+
+    links = root.tables / "code_links" / "code_links.parquet"
+    if not links.is_file():
+        return ""
+    return " ".join(r for r in linked_repositories([links]) if r.startswith("github:"))
 
 
 def pdfs_wanted(root: DataRoot, limit: int = 1000) -> str:

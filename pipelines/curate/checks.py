@@ -263,7 +263,8 @@ def check_repository_licenses(path: Path) -> CheckOutcome:
             f"""
             SELECT count(*) FILTER (WHERE status = 'ok'),
                 count(*) FILTER (WHERE status = 'ok' AND license_spdx IS NOT NULL),
-                count(*) FILTER (WHERE status = 'ok' AND license <> coalesce(license_spdx, 'unknown')),
+                count(*) FILTER (WHERE status = 'ok' AND license <> CASE
+                    WHEN license_spdx IS NULL OR license_spdx = 'NOASSERTION' THEN 'unknown' ELSE license_spdx END),
                 count(*) FILTER (WHERE readme_text IS NOT NULL AND NOT text_redistributable)
             FROM read_parquet({_sql_path(path)})
             """

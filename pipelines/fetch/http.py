@@ -208,6 +208,7 @@ class HostSpacing:
 class _Reply:
     response: requests.Response
     retry_after_s: float | None
+    rate_limited: bool = False
 
 
 class _Scrubber:
@@ -382,7 +383,32 @@ class PoliteFetcher:
             retry_after_s = self._retry_after_s(response)
             if retry_after_s is not None:
                 self.spacing.push_back(host, retry_after_s)
-        return _Reply(response, retry_after_s)
+        # Rate-limit headers (GitHub's, and others that copied them): with none left, every request to the
+        # host waits for the reset instead of failing. A 403/429 that says so (or a secondary limit's 403
+        # with Retry-After) is retried after that wait.
+        reset_s = self._rate_limit_reset_s(response)
+        if reset_s is not None:
+            self.spacing.push_back(host, reset_s)
+        limited = response.status_code in (403, 429) and (
+            reset_s is not None or response.headers.get("Retry-After") is not None
+        )
+        if limited:
+            retry_after_s = reset_s if reset_s is not None else self._retry_after_s(response)
+            if retry_after_s is not None:
+                self.spacing.push_back(host, retry_after_s)
+        return _Reply(response, retry_after_s, limited)
+
+    def _rate_limit_reset_s(self, response: requests.Response) -> float | None:
+        """Seconds until ``X-RateLimit-Reset`` when ``X-RateLimit-Remaining`` is 0, capped; else None."""
+        if (response.headers.get("X-RateLimit-Remaining") or "").strip() != "0":
+            return None
+        try:
+            reset = float(response.headers.get("X-RateLimit-Reset") or "")
+        except ValueError:
+            return None
+        # Against the server's own Date when it sent one, so clock skew does not matter.
+        now = parse_http_date(response.headers.get("Date")) or datetime.now(UTC)
+        return min(max(reset - now.timestamp(), 1.0), self.max_retry_after_s)
 
     def _retry_after_s(self, response: requests.Response) -> float | None:
         """The server's Retry-After (delay-seconds or HTTP-date) in seconds, capped; None if absent or bad."""
@@ -457,6 +483,7 @@ def _document(response: requests.Response, url_or_path: str) -> RawDocument:
     status = response.status_code
     data = b"" if status == 304 else response.content
     return RawDocument(
+        etag=response.headers.get("ETag"),
         data=data,
         sha256=sha256_hex(data),
         url_or_path=url_or_path,
@@ -472,7 +499,7 @@ def _with_fragment(url: str, fragment: str) -> str:
 
 
 def _is_retryable(reply: _Reply) -> bool:
-    return reply.response.status_code in RETRYABLE_STATUSES
+    return reply.response.status_code in RETRYABLE_STATUSES or reply.rate_limited
 
 
 def _describe_exception(exc: BaseException, scrub: _Scrubber, timeout_s: float) -> str:

@@ -41,6 +41,7 @@ class RawDocument:
     http_status: int | None = None
     content_type: str | None = None
     retrieved_at: datetime | None = None
+    etag: str | None = None  # the response's ETag, for a conditional request next time
 
     def body(self) -> bytes:
         """The payload: gunzipped when the bytes are gzip (the raw store keeps them as read)."""
