@@ -250,9 +250,7 @@ def test_rate_limits_are_waited_out(github: FakeGitHub, tmp_path: Path) -> None:
 
 def test_moved_missing_and_blocked_repositories_are_kept(github: FakeGitHub, tmp_path: Path) -> None:
     clock = FakeTime()
-    rows, summary = _crawl(
-        "github:oldowner/renamed github:ghost/gone github:someone/blocked", clock, tmp_path
-    )
+    rows, _ = _crawl("github:oldowner/renamed github:ghost/gone github:someone/blocked", clock, tmp_path)
     by_id = {r["repo_id"]: r for r in rows}
     assert by_id["github:oldowner/renamed"]["status"] == "moved"
     assert by_id["github:oldowner/renamed"]["moved_to"] == "github:newowner/renamed"
