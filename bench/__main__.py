@@ -26,6 +26,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.queries",
     "bench.fulltext",
     "bench.results",
+    "bench.repo_links",
 )
 
 FULL_RECORDS = 1_000_000
