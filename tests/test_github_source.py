@@ -30,7 +30,7 @@ from tests.conftest import FakeTime, fixture_dir
 
 SOURCE = get_source("github")
 DATE = "Tue, 24 Nov 2026 12:00:00 GMT"
-RESET_EPOCH = 1795521600  # 2026-11-24T12:00:00Z + 3,600 s: one hour after DATE
+RESET_EPOCH = 1795525200  # 2026-11-24T12:00:00Z + 3,600 s: one hour after DATE
 
 
 def parse_file(path: Path) -> list[Row]:
@@ -173,7 +173,7 @@ class FakeGitHub:
 
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(status)
+                self.send_response_only(status)  # no second, real-time Date header
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Date", DATE)

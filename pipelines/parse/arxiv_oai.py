@@ -92,7 +92,36 @@ def _tree_elements(data: bytes) -> list[Any] | None:
     return elements
 
 
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _invalid_utf8_offset(data: bytes) -> int | None:
+    """Byte offset of the first invalid UTF-8 sequence in a page that is (or by default would be) UTF-8."""
+    declared = _XML_ENCODING.match(data[:200])
+    if declared is not None and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A sequence cut short by the end of the page is truncation, which the XML parser reports by line.
+        return None if exc.reason == "unexpected end of data" else exc.start
+    return None
+
+
 def _parse_streaming(data: bytes, ctx: ParseContext, where: str) -> Iterator[Row]:
+    # libxml2 decodes a whole input chunk before parsing it, so where and when a bad byte is reported
+    # depends on its version and buffer size. Cutting the page at the first invalid UTF-8 byte makes
+    # "every complete record before the error" exact whatever libxml2 does.
+    bad_at = _invalid_utf8_offset(data)
+    if bad_at is not None:
+        records = 0
+        try:
+            for row in _parse_streaming(data[:bad_at], ctx, where):
+                records += 1
+                yield row
+        except ParseError:
+            pass
+        raise ParseError(f"{where}: invalid UTF-8 at byte {bad_at} (after {records} records)")
     records = 0
     errors: list[str] = []
     parser = etree.iterparse(
