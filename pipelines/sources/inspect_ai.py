@@ -29,9 +29,10 @@ from pipelines.sources.registry import register
 class InspectAiSource(Source):
     name = "inspect_ai"
     description = (
-        "Inspect AI evaluation logs (.eval zip and .json, format versions 1-3): per run, every scorer's "
-        "metrics with stderr, model, dataset, solver and generation config, status, timings and token usage; "
-        "per sample and epoch, input, target, output, scores and explanations."
+        "Inspect AI evaluation logs (.eval zip, deflate or zstd, finished or still running; .json; format "
+        "versions 1-3): per run, every scorer's metrics with stderr, model, dataset, solver and generation "
+        "config, status and error, timings and token usage; per sample and epoch, input, target, output, "
+        "scores and explanations, error, limit, times and tokens."
     )
     tables = ("results", "result_samples")
     license = SourceLicense(
@@ -43,7 +44,7 @@ class InspectAiSource(Source):
             "else only hashes and lengths"
         ),
     )
-    local_inputs = "Inspect logs: `*.eval` zip files (samples streamed) and `*.json` logs"
+    local_inputs = "Inspect logs: `*.eval` zip files and `*.json` logs (samples streamed from both)"
     fixtures = ("../shared/fixtures/eval_logs/inspect_*",)
     parser_name = PARSER_NAME
     parser_version = PARSER_VERSION
