@@ -116,9 +116,9 @@ def _parse_streaming(data: bytes, ctx: ParseContext, where: str) -> Iterator[Row
     if bad_at is not None:
         records = 0
         try:
-            for row in _parse_streaming(data[:bad_at], ctx, where):
+            for good in _parse_streaming(data[:bad_at], ctx, where):
                 records += 1
-                yield row
+                yield good
         except ParseError:
             pass
         raise ParseError(f"{where}: invalid UTF-8 at byte {bad_at} (after {records} records)")
