@@ -20,6 +20,7 @@ class SnapshotConfig(dg.Config):
     version: str = ""  # empty means today's CalVer, vYYYY.MM.DD[.N]
     max_shrink: float = 0.05  # release gate: largest fraction of rows a table may lose
     max_source_shrink: float = 0.20  # release gate: largest fraction of a table's rows one source may lose
+    max_duplicate_shift: float = 0.05  # release gate: largest change of duplicates rows per papers row
     hub_repo: str = ""  # ORG/NAME the snapshot will be published to (views_hub.sql); empty: $COMMONS_HF_REPO
     override_gates: dict[str, str] = Field(
         default_factory=dict
@@ -61,6 +62,7 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
         policy = GatePolicy(
             max_shrink=config.max_shrink,
             max_source_shrink=config.max_source_shrink,
+            max_duplicate_shift=config.max_duplicate_shift,
             overrides=dict(config.override_gates),
         )
         try:

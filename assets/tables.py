@@ -12,11 +12,14 @@ from pipelines.curate.checks import (
     CheckOutcome,
     check_errors_explained,
     check_full_text_coverage,
+    check_identifiers_unique,
     check_linked_repositories,
+    check_links_resolved,
     check_provenance,
     check_repository_licenses,
     check_result_values,
     check_schema,
+    check_tag_evidence,
     check_unique_keys,
 )
 from pipelines.curate.combine import build_curated_table, precedence_sql
@@ -28,6 +31,7 @@ from pipelines.curate.linked_repos import (
     write_code_links,
 )
 from pipelines.curate.paper_tables import write_paper_table_results
+from pipelines.curate.work_resolution import remap_sql
 from pipelines.curate.works import best_parse_sql, papers_candidates_sql, references_candidates_sql
 from pipelines.fetch.raw_store import RawStore
 from pipelines.harvest import staging_path
@@ -71,6 +75,10 @@ READS_CURATED: dict[str, tuple[str, ...]] = {
     "links": ("code_links", "repositories", "papers"),
 }
 CODE_LINKS = "code_links"
+# Entity resolution's map from source-assigned to resolved work ids (assets/curation.py writes it); the
+# tables keyed by work join it.
+WORK_MAP = "work_map"
+RESOLVED_TABLES = ("papers", "paper_texts", "references", "links")
 
 
 def derived_path(root: DataRoot, name: str) -> Path:
@@ -80,27 +88,34 @@ def derived_path(root: DataRoot, name: str) -> Path:
 
 def candidates_sql(table: str, staged: dict[str, list[Path]], root: DataRoot | None = None) -> str | None:
     """The table's own curation rule over the staged rows, if it has one (see pipelines/curate/works.py)."""
+    work_map = derived_path(root, WORK_MAP) if root is not None else None
     if table == "papers" and staged["papers"]:
         spec = table_spec("papers")
         return papers_candidates_sql(
-            spec.columns, precedence_sql(spec), staged["papers"], staged["paper_texts"], staged["references"]
+            spec.columns,
+            precedence_sql(spec),
+            staged["papers"],
+            staged["paper_texts"],
+            staged["references"],
+            work_map,
         )
     if table == "paper_texts" and staged["paper_texts"]:
-        return best_parse_sql(staged["paper_texts"])
+        return best_parse_sql(staged["paper_texts"], work_map)
     if table == "references" and staged["references"]:
-        return references_candidates_sql(staged["references"], staged["papers"])
+        return references_candidates_sql(staged["references"], staged["papers"], work_map)
     if table == "repositories" and root is not None:
         return repositories_candidates_sql(
             staged["repositories"], curated_path(root, CODE_LINKS), _scratch(root)
         )
     if table == "links" and root is not None:
-        return links_candidates_sql(
+        links = links_candidates_sql(
             staged["links"],
             curated_path(root, CODE_LINKS),
             curated_path(root, "repositories"),
             curated_path(root, "papers"),
             _scratch(root),
         )
+        return remap_sql(links, work_map, ("src_id", "dst_id"))
     return None
 
 
@@ -126,12 +141,14 @@ def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinit
     feeding = {s.name: s for t in (table, *READS_ALSO.get(table, ())) for s in feeding_sources(t, sources)}
     upstream = [harvest_asset_key(s) for s in feeding.values()]
     upstream += [dg.AssetKey(t) for t in READS_CURATED.get(table, ())]
+    if table in RESOLVED_TABLES:
+        upstream.append(dg.AssetKey(WORK_MAP))
 
     @dg.asset(
         name=table,
         group_name="tables",
         deps=upstream,
-        code_version="2" if table in READS_CURATED else "1",
+        code_version="3" if table in READS_CURATED else "2",
         kinds={"duckdb", "parquet"},
         description=spec.description,
     )
@@ -190,6 +207,16 @@ def _as_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
     )
 
 
+def _check_deps(table: str, informational: bool) -> list[dg.AssetKey] | None:
+    if informational:
+        return [dg.AssetKey("papers"), dg.AssetKey("fetches")]
+    if table == "links":
+        return [dg.AssetKey("merged_ids"), dg.AssetKey("papers")]
+    if table == "papers":
+        return [dg.AssetKey("identifier_conflicts"), dg.AssetKey("merged_ids")]
+    return None
+
+
 def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
     """Blocking checks: a table that fails them never reaches a snapshot."""
     spec = table_spec(table)
@@ -238,6 +265,34 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
                 lambda s, p, r: check_linked_repositories(curated_path(r, "repositories"), p),
             )
         )
+    if table == "papers":
+        checks.append(
+            (
+                "identifiers_unique",
+                "No two works share an arXiv id, DOI, OpenAlex or Semantic Scholar id.",
+                lambda s, p, r: check_identifiers_unique(
+                    p, curated_path(r, "identifier_conflicts"), curated_path(r, "merged_ids")
+                ),
+            )
+        )
+    if table == "links":
+        checks.append(
+            (
+                "resolved",
+                "No link names an absorbed work id (see merged_ids): every moved endpoint was re-pointed.",
+                lambda s, p, r: check_links_resolved(
+                    p, curated_path(r, "merged_ids"), curated_path(r, "papers")
+                ),
+            )
+        )
+    if table == "tags":
+        checks.append(
+            (
+                "evidence",
+                "Every tag has evidence spans inside its text, a score in (0, 1] and a taxonomy version.",
+                lambda s, p, r: check_tag_evidence(p),
+            )
+        )
     if table == "paper_texts":
         checks.append(
             (
@@ -268,7 +323,7 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
                 name=f"{table}_{name}",
                 description=description,
                 blocking=not informational,
-                additional_deps=[dg.AssetKey("papers"), dg.AssetKey("fetches")] if informational else None,
+                additional_deps=_check_deps(table, informational),
             )(_make(run))
         )
     return defs

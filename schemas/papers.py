@@ -48,7 +48,12 @@ PAPERS_SCHEMA = pa.schema(
         ),
         col("latest_version", pa.int32(), "Number of the latest known arXiv version."),
         col("doi", pa.string(), "First DOI of the work, lower-cased, without `https://doi.org/`."),
-        col("dois", pa.list_(pa.string()), "All DOIs the source gives for the work, normalised like `doi`."),
+        col(
+            "dois",
+            pa.list_(pa.string()),
+            "Every DOI of the work's records across sources (e.g. a preprint's and the published version's), "
+            "normalised like `doi`, sorted.",
+        ),
         col("title", pa.string(), "Title, whitespace collapsed; TeX left as the authors wrote it."),
         col(
             "abstract",

@@ -7,6 +7,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from schemas.columns import description
+from schemas.curation import (
+    DUPLICATES_SCHEMA,
+    IDENTIFIER_CONFLICTS_SCHEMA,
+    LANGUAGES_SCHEMA,
+    MERGED_IDS_SCHEMA,
+    MERGES_SCHEMA,
+    RELEVANCE_SCHEMA,
+    TAGS_SCHEMA,
+)
 from schemas.fetches import FETCHES_SCHEMA
 from schemas.links import LINKS_SCHEMA
 from schemas.papers import PAPERS_SCHEMA
@@ -15,7 +24,7 @@ from schemas.results import RESULT_SAMPLES_SCHEMA, RESULTS_SCHEMA
 from schemas.texts import PAPER_TEXTS_SCHEMA, REFERENCES_SCHEMA
 
 # Semver of the published contract. Major: a column removed or retyped. Minor: a column or table added.
-SCHEMA_VERSION = "0.4.0"
+SCHEMA_VERSION = "0.5.0"
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,62 @@ TABLES: dict[str, TableSpec] = {
             primary_key=("run_id", "sample_id", "epoch"),
             sort_key=("run_id", "sample_id", "epoch"),
             row_group_bytes=16 * 1024 * 1024,
+        ),
+        TableSpec(
+            name="merges",
+            description="One row per merge entity resolution made: the two records that became one work, the "
+            "method (a shared identifier or a fuzzy match) and its score.",
+            schema=MERGES_SCHEMA,
+            primary_key=("record_a", "record_b"),
+            sort_key=("work_id", "record_a", "record_b"),
+        ),
+        TableSpec(
+            name="merged_ids",
+            description="Work ids absorbed by another work, each with the work that absorbed it, so ids from "
+            "older snapshots and links never dangle.",
+            schema=MERGED_IDS_SCHEMA,
+            primary_key=("merged_id",),
+            sort_key=("merged_id",),
+        ),
+        TableSpec(
+            name="identifier_conflicts",
+            description="Merges a shared identifier asked for and resolution refused, because the records carry "
+            "different values of an identifier a work has only one of (e.g. one DOI, two arXiv ids).",
+            schema=IDENTIFIER_CONFLICTS_SCHEMA,
+            primary_key=("record_a", "record_b", "identifier"),
+            sort_key=("record_a", "record_b", "identifier"),
+        ),
+        TableSpec(
+            name="duplicates",
+            description="Texts that duplicate another record's exactly or nearly (abstracts, full text, "
+            "paragraphs): each duplicate with its survivor, similarity and method. Nothing is dropped: "
+            "filter on this table to deduplicate.",
+            schema=DUPLICATES_SCHEMA,
+            primary_key=("record_id", "field", "kind"),
+            sort_key=("field", "kind", "record_id"),
+        ),
+        TableSpec(
+            name="tags",
+            description="Attribute table: safety research areas and artifacts (benchmarks, datasets, models, "
+            "methods) each paper's text names, with score, evidence spans and taxonomy version.",
+            schema=TAGS_SCHEMA,
+            primary_key=("record_id", "tag"),
+            sort_key=("record_id", "tag"),
+        ),
+        TableSpec(
+            name="relevance",
+            description="Attribute table: how likely each paper is AI-safety research, from its tags, and the "
+            "in_scope flag that decides which records get the expensive stages.",
+            schema=RELEVANCE_SCHEMA,
+            primary_key=("record_id",),
+            sort_key=("record_id",),
+        ),
+        TableSpec(
+            name="languages",
+            description="Attribute table: the detected language of each paper's title, abstract and full text.",
+            schema=LANGUAGES_SCHEMA,
+            primary_key=("record_id", "field"),
+            sort_key=("record_id", "field"),
         ),
         TableSpec(
             name="fetches",

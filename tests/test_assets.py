@@ -9,7 +9,14 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from assets.definitions import defs, harvest_assets, snapshot_asset, table_assets, table_checks
+from assets.definitions import (
+    curation_assets,
+    defs,
+    harvest_assets,
+    snapshot_asset,
+    table_assets,
+    table_checks,
+)
 from assets.resources import CommonsHome, HttpFetcher
 from pipelines.batches import save_batch
 from pipelines.local_input import plan_local_input
@@ -44,6 +51,8 @@ def test_definitions_load_and_validate() -> None:
     assert harvest.code_versions_by_key[dg.AssetKey("arxiv_harvest")]
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert {"papers_schema", "papers_unique_keys", "papers_provenance", "fetches_errors_explained"} <= checks
+    assert {"papers_identifiers_unique", "links_resolved", "tags_evidence", "merges_unique_keys"} <= checks
+    assert {"work_map", "merges", "merged_ids", "duplicates", "tags", "relevance", "languages"} <= keys
 
 
 def test_harvest_tables_checks_snapshot(tmp_path: Path, arxiv_fixtures: Path) -> None:
@@ -53,7 +62,7 @@ def test_harvest_tables_checks_snapshot(tmp_path: Path, arxiv_fixtures: Path) ->
         mats = instance.get_latest_materialization_event(dg.AssetKey("arxiv_harvest"))
         assert mats is not None
         result = dg.materialize(
-            [*table_assets, snapshot_asset, *table_checks],
+            [*table_assets, *curation_assets, snapshot_asset, *table_checks],
             instance=instance,
             resources=_resources(root.path),
             run_config={
@@ -85,7 +94,7 @@ def test_blocking_check_stops_the_snapshot(tmp_path: Path, arxiv_fixtures: Path)
         victim = next(p for p in (root.raw / "sha256").rglob("*") if p.is_file())
         victim.unlink()
         result = dg.materialize(
-            [*table_assets, snapshot_asset, *table_checks],
+            [*table_assets, *curation_assets, snapshot_asset, *table_checks],
             instance=instance,
             resources=_resources(root.path),
             run_config={"ops": {"snapshot": {"config": {"out_dir": str(tmp_path / "snaps")}}}},
@@ -107,7 +116,9 @@ def test_partition_removed_from_instance_drops_out(tmp_path: Path, arxiv_fixture
     with dg.DagsterInstance.ephemeral() as instance:
         key = _harvest(instance, root, arxiv_fixtures)
         instance.delete_dynamic_partition("arxiv_batches", key)
-        result = dg.materialize(table_assets, instance=instance, resources=_resources(root.path))
+        result = dg.materialize(
+            [*table_assets, *curation_assets], instance=instance, resources=_resources(root.path)
+        )
         assert result.success
         assert pq.ParquetFile(root.tables / "papers" / "papers.parquet").metadata.num_rows == 0
 

@@ -10,7 +10,14 @@ import dagster as dg
 import huggingface_hub.constants as hf_constants
 import pytest
 
-from assets.definitions import defs, harvest_assets, snapshot_asset, table_assets, table_checks
+from assets.definitions import (
+    curation_assets,
+    defs,
+    harvest_assets,
+    snapshot_asset,
+    table_assets,
+    table_checks,
+)
 from assets.publish import hub_release, snapshot_release_ready
 from assets.resources import CommonsHome, HttpFetcher
 from pipelines.batches import save_batch
@@ -39,7 +46,7 @@ def _release(instance: dg.DagsterInstance, root: DataRoot, folder: Path, out: Pa
     harvest = next(a for a in harvest_assets if dg.AssetKey("arxiv_harvest") in a.keys)
     assert dg.materialize([harvest], instance=instance, partition_key=batch.key, resources=resources).success
     result = dg.materialize(
-        [*table_assets, snapshot_asset, *table_checks],
+        [*table_assets, *curation_assets, snapshot_asset, *table_checks],
         instance=instance,
         resources=resources,
         run_config={"ops": {"snapshot": {"config": {"out_dir": str(out), "version": "v2026.02.01"}}}},

@@ -280,3 +280,123 @@ def check_repository_licenses(path: Path) -> CheckOutcome:
         f"disagrees with license_spdx; {leaked} READMEs published without a license that allows it",
         {"crawled": crawled, "licensed": licensed, "disagreeing": disagreeing, "readme_leaks": leaked},
     )
+
+
+def check_identifiers_unique(
+    papers: Path, conflicts: Path | None = None, merged_ids: Path | None = None
+) -> CheckOutcome:
+    """No two works share an arXiv id, DOI, OpenAlex id or Semantic Scholar id: resolution merged them.
+
+    Works that resolution refused to merge (an `identifier_conflicts` row, its records followed through
+    `merged_ids`) are explained and do not fail the check; they are counted in the metadata.
+    """
+    p = _sql_path(papers)
+    redirect = (
+        f"SELECT merged_id, work_id FROM read_parquet({_sql_path(merged_ids)})"
+        if merged_ids is not None and merged_ids.is_file()
+        else "SELECT NULL::VARCHAR AS merged_id, NULL::VARCHAR AS work_id WHERE false"
+    )
+    explained = (
+        f"""
+        SELECT coalesce(m.work_id, c.record) AS work_id FROM (
+            SELECT record_a AS record FROM read_parquet({_sql_path(conflicts)})
+            UNION SELECT record_b FROM read_parquet({_sql_path(conflicts)})
+        ) c LEFT JOIN ({redirect}) m ON m.merged_id = c.record
+        """
+        if conflicts is not None and conflicts.is_file()
+        else "SELECT NULL::VARCHAR AS work_id WHERE false"
+    )
+    con = connect()
+    try:
+        shared = con.execute(
+            f"""
+            WITH ids AS (
+                SELECT work_id, 'arxiv' AS kind, arxiv_id AS value FROM read_parquet({p}) WHERE arxiv_id IS NOT NULL
+                UNION ALL
+                SELECT DISTINCT work_id, 'doi', unnest(list_distinct(coalesce(dois, []) ||
+                    CASE WHEN doi IS NULL THEN []::VARCHAR[] ELSE [doi] END))
+                FROM read_parquet({p})
+                UNION ALL
+                SELECT work_id, 'openalex', openalex_id FROM read_parquet({p}) WHERE openalex_id IS NOT NULL
+                UNION ALL
+                SELECT work_id, 's2', s2_paper_id FROM read_parquet({p}) WHERE s2_paper_id IS NOT NULL
+            )
+            SELECT kind, value, list_sort(list(DISTINCT work_id)) AS works,
+                bool_and(work_id IN ({explained})) AS explained
+            FROM ids GROUP BY kind, value HAVING count(DISTINCT work_id) > 1 ORDER BY kind, value
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    unexplained = [(kind, value, works) for kind, value, works, ok in shared if not ok]
+    examples = [f"{kind} {value}: {', '.join(works[:5])}" for kind, value, works in unexplained[:20]]
+    return CheckOutcome(
+        not unexplained,
+        "every identifier names one work, but for refused conflicts"
+        if not unexplained
+        else f"{len(unexplained)} identifiers are shared by several works (first: {examples[0]})",
+        {
+            "shared_identifiers": len(unexplained),
+            "shared_by_refused_conflicts": len(shared) - len(unexplained),
+            "examples": examples,
+        },
+    )
+
+
+def check_links_resolved(links: Path, merged_ids: Path, papers: Path) -> CheckOutcome:
+    """No link names an absorbed work id: every endpoint that resolution moved was re-pointed.
+
+    Endpoints outside the corpus are not dangling (Semantic Scholar and OpenAlex name papers that cite
+    ours; a PDF read without metadata has text but no `papers` row); code links from a work without a
+    `papers` row are counted in the metadata.
+    """
+    merged = (
+        f"SELECT merged_id FROM read_parquet({_sql_path(merged_ids)})"
+        if merged_ids.is_file()
+        else "SELECT NULL::VARCHAR AS merged_id WHERE false"
+    )
+    con = connect()
+    try:
+        absorbed = con.execute(
+            f"""
+            SELECT src_id, dst_id, link_type FROM read_parquet({_sql_path(links)})
+            WHERE src_id IN ({merged}) OR dst_id IN ({merged}) ORDER BY ALL LIMIT 20
+            """
+        ).fetchall()
+        without_paper = con.execute(
+            f"""
+            SELECT count(*) FROM read_parquet({_sql_path(links)})
+            WHERE link_type = 'code'
+              AND src_id NOT IN (SELECT work_id FROM read_parquet({_sql_path(papers)}))
+            """
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    problems = [f"{s} -{t}-> {d} names an absorbed work id" for s, d, t in absorbed]
+    return CheckOutcome(
+        not problems,
+        "every link names current work ids" if not problems else problems[0],
+        {"dangling_examples": problems, "code_links_without_papers_row": int(without_paper)},
+    )
+
+
+def check_tag_evidence(tags: Path) -> CheckOutcome:
+    """Every tag has at least one evidence span, inside its text, a score in (0, 1] and a taxonomy version."""
+    con = connect()
+    try:
+        bad = con.execute(
+            f"""
+            SELECT record_id, tag FROM read_parquet({_sql_path(tags)})
+            WHERE len(evidence) = 0 OR score <= 0 OR score > 1 OR taxonomy_version = ''
+               OR len(list_filter(evidence, lambda e: e.start < 0 OR e."end" <= e.start
+                                  OR length(e.text) <> e."end" - e.start)) > 0
+            ORDER BY ALL LIMIT 20
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return CheckOutcome(
+        not bad,
+        "every tag has evidence" if not bad else f"tag {bad[0][1]} of {bad[0][0]} lacks valid evidence",
+        {"examples": [f"{r} {t}" for r, t in bad]},
+    )

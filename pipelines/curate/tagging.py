@@ -336,6 +336,12 @@ class SafetyTagger:
         for _, tags in self._batch(records, batch_size):
             yield from tags
 
+    def tag_records(
+        self, records: Iterable[tuple[str, Mapping[str, str | None]]], batch_size: int = 256
+    ) -> Iterator[tuple[str, list[Tag]]]:
+        """``(record_id, tags)`` for every record in order, records without tags included."""
+        return self._batch(records, batch_size)
+
     def _batch(
         self, records: Iterable[tuple[str, Mapping[str, str | None]]], batch_size: int
     ) -> Iterator[tuple[str, list[Tag]]]:

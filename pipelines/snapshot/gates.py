@@ -3,6 +3,9 @@
 - ``row_counts``: no table loses more than ``max_shrink`` of its rows.
 - ``sources``: no source that fed a table disappears from it or loses more than ``max_source_shrink``.
 - ``schema``: the schema change since the previous snapshot matches the SCHEMA_VERSION bump.
+- ``duplicate_rate``: rows of `duplicates` per `papers` row moves by no more than ``max_duplicate_shift``
+  (absolute) from the previous snapshot's: a jump means a source started sending copies, or duplicate
+  detection broke.
 
 A gate is overridden only by naming it with a reason; the override is recorded in the manifest.
 """
@@ -15,13 +18,14 @@ from typing import Any
 
 from schemas.compat import compatibility_problems
 
-GATES = ("row_counts", "sources", "schema")
+GATES = ("row_counts", "sources", "schema", "duplicate_rate")
 
 
 @dataclass(frozen=True)
 class GatePolicy:
     max_shrink: float = 0.05
     max_source_shrink: float = 0.20
+    max_duplicate_shift: float = 0.05
     overrides: Mapping[str, str] = field(default_factory=dict)  # gate name -> reason
 
     def __post_init__(self) -> None:
@@ -108,8 +112,38 @@ def evaluate_gates(
     report = compatibility_problems(old_contract, contract)
     results.append(GateResult("schema", not report, report or ["schema change matches SCHEMA_VERSION"]))
 
+    results.append(_duplicate_rate_gate(tables, prev_tables, policy))
+
     for result in results:
         if not result.passed and result.gate in policy.overrides:
             result.overridden = True
             result.reason = policy.overrides[result.gate]
     return results
+
+
+def duplicate_rate(tables: Mapping[str, Mapping[str, Any]]) -> float | None:
+    """Rows of `duplicates` per `papers` row; None where either table is missing or papers is empty."""
+    papers = tables.get("papers", {}).get("rows")
+    duplicates = tables.get("duplicates", {}).get("rows")
+    if not papers or duplicates is None:
+        return None
+    return float(duplicates) / float(papers)
+
+
+def _duplicate_rate_gate(
+    tables: Mapping[str, Mapping[str, Any]], prev_tables: Mapping[str, Any], policy: GatePolicy
+) -> GateResult:
+    now, before = duplicate_rate(tables), duplicate_rate(prev_tables)
+    if now is None or before is None:
+        return GateResult("duplicate_rate", True, ["no duplicate rate to compare with"])
+    shift = now - before
+    if abs(shift) > policy.max_duplicate_shift:
+        return GateResult(
+            "duplicate_rate",
+            False,
+            [
+                f"duplicates per paper moved from {before:.3f} to {now:.3f} "
+                f"({shift:+.3f}; more than {policy.max_duplicate_shift:.3f} allowed)"
+            ],
+        )
+    return GateResult("duplicate_rate", True, [f"duplicates per paper {before:.3f} -> {now:.3f}"])

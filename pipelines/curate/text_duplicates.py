@@ -1,0 +1,241 @@
+"""The `duplicates` table: texts of the curated corpus that repeat another record's, exactly or nearly.
+
+- **Exact** (``content_key``: NFKC, case-folded, whitespace-collapsed text under blake2b-128) for abstracts,
+  bodies and single paragraphs (of at least ``MIN_PARAGRAPH_CHARS``; shorter ones are headings and
+  boilerplate that repeat by nature).
+- **Near** (MinHash + LSH, verified by exact Jaccard; near_duplicates.py) for abstracts and bodies: one
+  record per exact cluster (its survivor) takes part, so an exact duplicate is reported once, as exact.
+
+Nothing is dropped: each cluster keeps one survivor and every other member becomes a row naming it. The
+survivor is chosen by ``survivor_rank``: a published work (neither preprint nor post) before a preprint
+before a post; then the richer record (more of DOI, venue, abstract, authors, full text, OpenAlex and S2
+ids); then the smaller work id. Bodies are compared on their first ``BODY_CHARS`` characters (the part that
+identifies a document; MinHash over whole books would cost memory for nothing).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.curate.combine import connect
+from pipelines.curate.exact_duplicates import CONTENT_KEY_VERSION, content_key
+from pipelines.curate.near_duplicates import MinHashParams, near_duplicate_clusters
+from pipelines.snapshot.parquet import ParquetTableWriter
+from schemas import table_spec
+
+MIN_PARAGRAPH_CHARS = 100
+BODY_CHARS = 50_000
+BATCH_ROWS = 8192
+_TYPE_RANK = {"preprint": 1, "post": 2}
+DEFAULT_PARAMS = MinHashParams()
+
+
+@dataclass(frozen=True)
+class DuplicateSummary:
+    rows: int
+    by_field: dict[str, dict[str, int]]
+    near_params: dict[str, Any]
+
+
+def exact_method() -> str:
+    return f"content_key v{CONTENT_KEY_VERSION} (blake2b-128 of NFKC, case-folded, whitespace-collapsed text)"
+
+
+def near_method(params: MinHashParams) -> str:
+    p = params.as_provenance()
+    return (
+        f"minhash rensa {p['rensa_version']} num_perm={params.num_perm} bands={params.bands} rows={params.rows} "
+        f"word_{params.shingle_words}grams threshold={params.threshold} verify={params.verify} seed={params.seed}"
+    )
+
+
+def survivor_ranks(papers: Path) -> dict[str, tuple[int, int, str]]:
+    """work_id -> the key that orders survivors (smallest first)."""
+    if not papers.is_file():
+        return {}
+    con = connect()
+    try:
+        rows = con.sql(
+            f"""
+            SELECT work_id, work_type,
+                (doi IS NOT NULL)::INT + (venue IS NOT NULL)::INT + (abstract IS NOT NULL)::INT
+                + (len(authors) > 0)::INT + coalesce(has_full_text, false)::INT
+                + (openalex_id IS NOT NULL)::INT + (s2_paper_id IS NOT NULL)::INT AS richness
+            FROM read_parquet('{papers}')
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return {w: (_TYPE_RANK.get(t or "", 0), -int(r or 0), w) for w, t, r in rows}
+
+
+def _exact_clusters(keyed: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for record_id, key in keyed:
+        by_key[key].append(record_id)
+    return [(key, members) for key, members in by_key.items() if len(members) > 1]
+
+
+def _rank_of(record_id: str, ranks: Mapping[str, tuple[int, int, str]]) -> tuple[int, int, str]:
+    work_id = record_id.split("#", 1)[0]
+    base = ranks.get(work_id, (0, 0, work_id))
+    return (base[0], base[1], record_id)
+
+
+def exact_rows(
+    field: str, texts: Mapping[str, str], ranks: Mapping[str, tuple[int, int, str]]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows for the exact duplicates among ``texts`` (record id -> text), and each record's survivor."""
+    keys = {rid: content_key(text) for rid, text in texts.items()}
+    clusters = _exact_clusters((rid, k) for rid, k in keys.items() if k)
+    rows = []
+    survivor_of: dict[str, str] = {}
+    for _, members in clusters:
+        members.sort(key=lambda r: _rank_of(r, ranks))
+        survivor = members[0]
+        for member in members[1:]:
+            survivor_of[member] = survivor
+            rows.append(
+                {
+                    "record_id": member,
+                    "field": field,
+                    "kind": "exact",
+                    "duplicate_of": survivor,
+                    "similarity": 1.0,
+                    "cluster_size": len(members),
+                    "content_key": keys[member],
+                    "method": exact_method(),
+                }
+            )
+    return rows, survivor_of
+
+
+def near_rows(
+    field: str, texts: Mapping[str, str], ranks: Mapping[str, tuple[int, int, str]], params: MinHashParams
+) -> list[dict[str, Any]]:
+    """Rows for the near duplicates among ``texts``: per cluster, every member but the survivor."""
+    if len(texts) < 2:
+        return []
+    ids = sorted(texts)
+    found = near_duplicate_clusters(ids, [texts[i] for i in ids], params)
+    best: dict[tuple[str, str], float] = {}
+    for a, b, jaccard, _ in found.pairs:
+        best[(a, b)] = jaccard
+    members_of: dict[str, list[str]] = defaultdict(list)
+    for cluster_id, member in found.clusters:
+        members_of[cluster_id].append(member)
+    rows = []
+    for members in members_of.values():
+        members.sort(key=lambda r: _rank_of(r, ranks))
+        survivor = members[0]
+        for member in members[1:]:
+            pair = (min(member, survivor), max(member, survivor))
+            similarity = best.get(pair)
+            if similarity is None:  # joined to the survivor through other members
+                similarity = max(j for (a, b), j in best.items() if member in (a, b))
+            rows.append(
+                {
+                    "record_id": member,
+                    "field": field,
+                    "kind": "near",
+                    "duplicate_of": survivor,
+                    "similarity": round(float(similarity), 6),
+                    "cluster_size": len(members),
+                    "content_key": None,
+                    "method": near_method(params),
+                }
+            )
+    return rows
+
+
+def _column_texts(papers: Path, column: str) -> dict[str, str]:
+    if not papers.is_file():
+        return {}
+    table = pq.read_table(papers, columns=["work_id", column])
+    return {
+        w: t
+        for w, t in zip(table.column("work_id").to_pylist(), table.column(column).to_pylist(), strict=True)
+        if t and t.strip()
+    }
+
+
+def _bodies(texts: Path) -> dict[str, str]:
+    if not texts.is_file():
+        return {}
+    con = connect()
+    try:
+        rows = con.sql(
+            f"""
+            SELECT work_id, left(string_agg(text, ' ' ORDER BY section_index, paragraph_index), {BODY_CHARS})
+            FROM read_parquet('{texts}') WHERE kind = 'paragraph' GROUP BY work_id
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return {w: t for w, t in rows if t and t.strip()}
+
+
+def _paragraphs(texts: Path) -> Iterator[tuple[str, str]]:
+    if not texts.is_file():
+        return
+    file = pq.ParquetFile(texts)
+    columns = ["work_id", "section_index", "paragraph_index", "kind", "text"]
+    for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        for row in batch.to_pylist():
+            text = row["text"]
+            if row["kind"] == "paragraph" and text and len(text) >= MIN_PARAGRAPH_CHARS:
+                yield f"{row['work_id']}#{row['section_index']}.{row['paragraph_index']}", text
+
+
+def duplicate_rows(
+    papers: Path, texts: Path, params: MinHashParams = DEFAULT_PARAMS
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+    ranks = survivor_ranks(papers)
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, dict[str, int]] = {}
+    for field, records in (("abstract", _column_texts(papers, "abstract")), ("full_text", _bodies(texts))):
+        exact, survivor_of = exact_rows(field, records, ranks)
+        near = near_rows(field, {r: t for r, t in records.items() if r not in survivor_of}, ranks, params)
+        rows += exact + near
+        counts[field] = {"records": len(records), "exact": len(exact), "near": len(near)}
+    # Paragraph keys only: a dictionary of 16-byte keys, not of texts.
+    keyed = ((rid, content_key(text)) for rid, text in _paragraphs(texts))
+    clusters = _exact_clusters((rid, k) for rid, k in keyed if k)
+    paragraph_rows = []
+    for key, members in clusters:
+        members.sort(key=lambda r: _rank_of(r, ranks))
+        for member in members[1:]:
+            paragraph_rows.append(
+                {
+                    "record_id": member,
+                    "field": "paragraph",
+                    "kind": "exact",
+                    "duplicate_of": members[0],
+                    "similarity": 1.0,
+                    "cluster_size": len(members),
+                    "content_key": key,
+                    "method": exact_method(),
+                }
+            )
+    rows += paragraph_rows
+    counts["paragraph"] = {"exact": len(paragraph_rows)}
+    rows.sort(key=lambda r: (r["field"], r["kind"], r["record_id"]))
+    return rows, counts
+
+
+def write_duplicates(
+    papers: Path, texts: Path, out: Path, params: MinHashParams = DEFAULT_PARAMS
+) -> DuplicateSummary:
+    rows, counts = duplicate_rows(papers, texts, params)
+    spec = table_spec("duplicates")
+    with ParquetTableWriter(out, spec) as writer:
+        for start in range(0, len(rows), BATCH_ROWS):
+            writer.add_batch(pa.RecordBatch.from_pylist(rows[start : start + BATCH_ROWS], schema=spec.schema))
+    return DuplicateSummary(len(rows), counts, params.as_provenance())
