@@ -18,8 +18,8 @@ from typing import cast
 from bench.corpus import default_bench_dir
 from bench.harness import BenchConfig, StageReport, format_table, write_results
 
-# Each stage benchmark is a module with NAME and run(config) -> StageReport. Later stages (MinHash,
-# queries, end to end, incremental, parallelism) add their module here.
+# Each stage benchmark is a module with NAME and run(config) -> StageReport. Later stages (end to end,
+# incremental, parallelism) add their module here.
 BENCHMARKS: tuple[str, ...] = (
     "bench.harvest_parse_write",
     "bench.release",
@@ -27,6 +27,10 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.fulltext",
     "bench.results",
     "bench.repo_links",
+    "bench.curation_keys",
+    "bench.near_duplicates",
+    "bench.tagging",
+    "bench.resolution",
 )
 
 FULL_RECORDS = 1_000_000

@@ -49,7 +49,7 @@ def write_tags(
             for tag in tags:
                 tags_writer.add(tag.as_row())
             relevance_writer.add(relevance_of(work_id, tags, taxonomy_version=version).as_row())
-        return tags_writer.rows_written, relevance_writer.rows_written
+    return tags_writer.rows_written, relevance_writer.rows_written
 
 
 def _text_fields(papers: Path, texts: Path) -> Iterator[tuple[str, str, str | None]]:
@@ -91,4 +91,4 @@ def write_languages(papers: Path, texts: Path, out: Path, detector: LanguageDete
         if papers.is_file():
             for row in language_rows(_text_fields(papers, texts), detector):
                 writer.add(row)
-        return writer.rows_written
+    return writer.rows_written
