@@ -106,33 +106,28 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
 
 
 def repos_wanted(root: DataRoot) -> str:
-    """The GitHub repositories the curated papers link to: what a crawl fetches (ETags make repeats cheap)."""
-    from pipelines.curate.code_links import linked_repositories
+    """The GitHub repositories in-scope papers link to: what a crawl fetches (ETags make repeats cheap)."""
+    from pipelines.curate import scope
 
-    links = root.tables / "code_links" / "code_links.parquet"
-    if not links.is_file():
-        return ""
-    return " ".join(r for r in linked_repositories([links]) if r.startswith("github:"))
+    tables = root.tables
+    return " ".join(
+        scope.repos_wanted(
+            tables / "code_links" / "code_links.parquet", tables / "relevance" / "relevance.parquet"
+        )
+    )
 
 
 def pdfs_wanted(root: DataRoot, limit: int = 1000) -> str:
-    """arXiv ids (latest version) of papers whose license allows redistributing their text and that have no
-    text yet: the PDFs a full-text harvest should fetch. In scope today means every such paper."""
-    import duckdb
+    """arXiv ids (latest version) of in-scope papers whose license allows redistributing their text and that
+    have no text yet, most relevant first: the PDFs a full-text harvest should fetch."""
+    from pipelines.curate import scope
 
-    papers = root.tables / "papers" / "papers.parquet"
-    if not papers.is_file():
-        return ""
-    con = duckdb.connect()
-    try:
-        rows = con.execute(
-            f"""SELECT arxiv_id || 'v' || coalesce(latest_version, 1) FROM read_parquet('{papers}')
-                WHERE text_redistributable AND NOT coalesce(has_full_text, false) AND arxiv_id IS NOT NULL
-                ORDER BY work_id LIMIT {int(limit)}"""
-        ).fetchall()
-    finally:
-        con.close()
-    return " ".join(r[0] for r in rows)
+    tables = root.tables
+    return " ".join(
+        scope.pdfs_wanted(
+            tables / "papers" / "papers.parquet", tables / "relevance" / "relevance.parquet", limit
+        )
+    )
 
 
 def _quiet_config(verbose: bool) -> dict[str, object]:

@@ -12,6 +12,7 @@ import pytest
 from pipelines.curate.attributes import write_languages, write_tags
 from pipelines.curate.checks import check_schema, check_tag_evidence, check_unique_keys
 from pipelines.curate.combine import build_curated_table, precedence_sql
+from pipelines.curate.scope import pdfs_wanted
 from pipelines.curate.text_duplicates import write_duplicates
 from pipelines.curate.works import papers_candidates_sql
 from pipelines.harvest import harvest_batch
@@ -155,3 +156,34 @@ def test_languages_of_titles_and_abstracts(arxiv_papers: Path, tmp_path: Path) -
     english = sum(1 for r in abstracts if r["language"] == "en")
     assert english / len(abstracts) > 0.95, "arXiv abstracts of the recordings are English"
     assert all(r["detector"] and r["detector_version"] for r in abstracts)
+
+
+def test_expensive_stages_take_in_scope_papers_first(arxiv_papers: Path, tmp_path: Path) -> None:
+    """PDFs are fetched for in-scope papers only, most relevant first, once relevance exists; before it,
+    for every candidate."""
+    tags, relevance = tmp_path / "tags.parquet", tmp_path / "relevance.parquet"
+    write_tags(arxiv_papers, tags, relevance)
+    candidates = pdfs_wanted(arxiv_papers, None, limit=10_000)
+    assert len(candidates) >= 2, "the recordings hold redistributable arXiv papers without text"
+    # The recordings' physics is out of scope; raise two candidates' relevance (the second above the first)
+    # to see the order, keeping every other row as tagged.
+    first, second = (c.rsplit("v", 1)[0] for c in candidates[:2])
+    raised = tmp_path / "raised.parquet"
+    duckdb.sql(
+        f"""COPY (SELECT * REPLACE (
+                CASE record_id WHEN 'arxiv:{first}' THEN 0.6 WHEN 'arxiv:{second}' THEN 0.9 ELSE relevance END
+                    AS relevance,
+                in_scope OR record_id IN ('arxiv:{first}', 'arxiv:{second}') AS in_scope)
+            FROM read_parquet('{relevance}')) TO '{raised}' (FORMAT parquet)"""
+    )
+    in_scope = {r["record_id"] for r in _rows(raised, "in_scope")}
+    chosen = pdfs_wanted(arxiv_papers, raised, limit=10_000)
+    assert [c.rsplit("v", 1)[0] for c in chosen][:2] == [second, first]
+    assert {f"arxiv:{c.rsplit('v', 1)[0]}" for c in chosen} == {
+        f"arxiv:{c.rsplit('v', 1)[0]}" for c in candidates
+    } & in_scope
+    assert pdfs_wanted(arxiv_papers, relevance, limit=10_000) == [
+        c
+        for c in candidates
+        if f"arxiv:{c.rsplit('v', 1)[0]}" in {r["record_id"] for r in _rows(relevance, "in_scope")}
+    ]
