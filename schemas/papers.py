@@ -32,7 +32,9 @@ PAPERS_SCHEMA = pa.schema(
             "Stable key of the work: `arxiv:<id>` for arXiv papers, `lesswrong:<post id>` for LessWrong and "
             "Alignment Forum posts (one id on both sites), `doi:<doi>` for others, else `hash:<16 hex>` of "
             "normalised title, first author and year; `openalex:W...` / `s2:<id>` for works only those services "
-            "know; `pdf:<16 hex of the PDF's SHA-256>` for a PDF with no other identity.",
+            "know; `pdf:<16 hex of the PDF's SHA-256>` for a PDF with no other identity. When entity resolution "
+            "unites records, the work keeps the first of their ids by kind (arxiv, doi, lesswrong, openalex, s2, "
+            "hash, pdf) and the others go to `merged_ids`.",
             False,
         ),
         col(
@@ -161,8 +163,9 @@ PAPERS_SCHEMA = pa.schema(
         col(
             "enriched_by",
             pa.list_(pa.string()),
-            "Sources whose rows for the same work filled this row's enrichment columns (`openalex_id`, "
-            "`s2_paper_id`, `cited_by_count`, `oa_status`, `doi`, `venue`); the row's provenance is its main source's.",
+            "Sources whose rows for the same work (after entity resolution) filled this row's enrichment columns "
+            "(`arxiv_id`, `openalex_id`, `s2_paper_id`, `cited_by_count`, `oa_status`, `doi`, `venue`); the row's "
+            "provenance is its main source's.",
         ),
         col("has_full_text", pa.bool_(), "Whether `paper_texts` holds this work's text in this snapshot."),
         col(
