@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from bench.fresh import run_fresh, standalone_main, timed
+from bench.fresh import run_rounds, standalone_main, timed
 from bench.harness import BenchConfig, ResultRow, StageReport, ratio
 from bench.repo_links import fixtures
 
@@ -134,16 +134,7 @@ def run(config: BenchConfig) -> StageReport:
         "language_abstracts": ("language", {"count": n_lang, "kind": "abstracts"}),
         "language_titles": ("language", {"count": n_lang, "kind": "titles"}),
     }
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in plan}
-    for round_no in range(1, config.runs + 1):
-        _say(f"round {round_no}/{config.runs}")
-        for name, (task, args) in plan.items():
-            result = run_fresh(f"bench.curation_keys:{task}", args)
-            results[name].append(result)
-            _say(
-                f"  {name:<20} {result['seconds']:8.3f} s  cpu {result['cpu_seconds']:8.3f} s"
-                f"  peak {result['peak_rss_mb']:,.0f} MB"
-            )
+    results = run_rounds("bench.curation_keys", plan, config.runs)
     return StageReport(NAME, rows(results), {"runs": results})
 
 

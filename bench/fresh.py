@@ -194,3 +194,29 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+def run_rounds(
+    module: str,
+    plan: Mapping[str, tuple[str, Mapping[str, Any]]],
+    runs: int,
+    describe: Callable[[dict[str, Any]], str] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each measurement of ``plan`` (name -> (task in ``module``, args)) in a fresh process, ``runs``
+    rounds of all of them in turn (so a noisy moment hits every measurement alike); results by name.
+    Progress goes to stderr: the time, CPU time and peak memory, then ``describe(result)`` if given."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in plan}
+    width = max((len(name) for name in plan), default=0) + 2
+    for round_no in range(1, runs + 1):
+        print(f"round {round_no}/{runs}", file=sys.stderr, flush=True)
+        for name, (task, args) in plan.items():
+            result = run_fresh(f"{module}:{task}", args)
+            results[name].append(result)
+            cpu = f"  cpu {result['cpu_seconds']:8.3f} s" if "cpu_seconds" in result else ""
+            extra = f"  {describe(result)}" if describe else ""
+            print(
+                f"  {name:<{width}}{result['seconds']:8.3f} s{cpu}  peak {result['peak_rss_mb']:,.0f} MB{extra}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return results

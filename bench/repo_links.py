@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import DEFAULT_FIXTURES
-from bench.fresh import run_fresh, standalone_main, timed
+from bench.fresh import run_rounds, standalone_main, timed
 from bench.harness import BenchConfig, ResultRow, StageReport, ratio
 
 NAME = "repo_links"
@@ -228,13 +228,7 @@ def run(config: BenchConfig) -> StageReport:
         "fulltexts": ("scan_fulltexts", {"count": n_full}),
         "recrawl": ("recrawl", {"count": n_repos, "data_root": str(work / "data-root")}),
     }
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in plan}
-    for round_no in range(1, config.runs + 1):
-        _say(f"round {round_no}/{config.runs}")
-        for name, (task, args) in plan.items():
-            result = run_fresh(f"bench.repo_links:{task}", args)
-            results[name].append(result)
-            _say(f"  {name:<16} {result['seconds']:8.3f} s  peak {result['peak_rss_mb']:,.0f} MB")
+    results = run_rounds("bench.repo_links", plan, config.runs)
     shutil.rmtree(work, ignore_errors=True)
     return StageReport(NAME, rows(results), {"runs": results})
 

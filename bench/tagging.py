@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import DEFAULT_FIXTURES
-from bench.fresh import run_fresh, standalone_main, timed
+from bench.fresh import run_rounds, standalone_main, timed
 from bench.harness import BenchConfig, ResultRow, StageReport, ratio
 
 NAME = "tagging"
@@ -106,16 +106,7 @@ def scan(args: dict[str, Any]) -> dict[str, Any]:
 def run(config: BenchConfig) -> StageReport:
     count = QUICK_ABSTRACTS if config.quick else ABSTRACTS
     plan = {mode: ("scan", {"count": count, "mode": mode}) for mode in ("tagger", "tokenizer", "keywords")}
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in plan}
-    for round_no in range(1, config.runs + 1):
-        _say(f"round {round_no}/{config.runs}")
-        for name, (task, args) in plan.items():
-            result = run_fresh(f"bench.tagging:{task}", args)
-            results[name].append(result)
-            _say(
-                f"  {name:<10} {result['seconds']:8.3f} s  cpu {result['cpu_seconds']:8.3f} s  "
-                f"peak {result['peak_rss_mb']:,.0f} MB"
-            )
+    results = run_rounds("bench.tagging", plan, config.runs)
     return StageReport(NAME, rows(results), {"runs": results})
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from commons.evaluate import evaluate
 from pipelines.settings import DataRoot
 
 
@@ -371,3 +372,6 @@ def download(repo: str, revision: str, tables: str, out: Path | None, endpoint: 
     except DownloadError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(str(path))
+
+
+main.add_command(evaluate)
