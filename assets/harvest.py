@@ -61,7 +61,7 @@ def build_harvest_asset(source: Source) -> dg.AssetsDefinition:
             on_document=progress,
         )
         for error in summary.errors:
-            context.log.warning(error)
+            context.log.warning(error if not summary.skipped else f"(previous harvest) {error}")
         if batch.kind == "live" and summary.complete:
             new_mark = source.next_watermark(batch, watermark)
             if new_mark:
@@ -71,10 +71,15 @@ def build_harvest_asset(source: Source) -> dg.AssetsDefinition:
             raise dg.Failure(
                 description=f"live harvest {batch.key} stopped early: {summary.errors[-1] if summary.errors else ''}"
             )
+        if summary.skipped:
+            message = f"{batch.key}: inputs and parser unchanged since the last harvest; not read again"
+            context.log.info(message)
+            progress_log.info(message)
         metadata: dict[str, Any] = {
             "documents": summary.documents,
             "errors": len(summary.errors),
             "batch": dg.MetadataValue.json(batch.to_json()),
+            "skipped": summary.skipped,
         }
         for table, path in summary.outputs.items():
             metadata.update({f"{table}/{k}": v for k, v in table_metadata(table_spec(table), path).items()})

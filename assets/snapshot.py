@@ -1,5 +1,6 @@
 """The snapshot asset: a versioned, deterministic release of every curated table under the snapshots root."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -9,8 +10,9 @@ from pydantic import Field
 from assets.resources import CommonsHome
 from assets.tables import curated_path
 from pipelines.batches import load_batch, load_watermarks
+from pipelines.settings import DataRoot
 from pipelines.snapshot.gates import GatePolicy, ReleaseGateError
-from pipelines.snapshot.writer import read_manifest, write_snapshot
+from pipelines.snapshot.writer import latest_snapshot, read_manifest, write_snapshot
 from pipelines.sources.base import Source
 from schemas import TABLES
 
@@ -25,6 +27,12 @@ class SnapshotConfig(dg.Config):
     override_gates: dict[str, str] = Field(
         default_factory=dict
     )  # gate name -> reason; recorded in the manifest
+
+
+def release_state_path(root: DataRoot, out_root: Path) -> Path:
+    """Where the data root remembers what its latest release into ``out_root`` was written from."""
+    digest = hashlib.sha256(str(out_root.resolve()).encode()).hexdigest()[:16]
+    return root.tables / "_releases" / f"{digest}.json"
 
 
 def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
@@ -65,6 +73,7 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
             max_duplicate_shift=config.max_duplicate_shift,
             overrides=dict(config.override_gates),
         )
+        previous = latest_snapshot(out_root)
         try:
             path = write_snapshot(
                 out_root,
@@ -74,19 +83,27 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
                 version=config.version or None,
                 gate_policy=policy,
                 hub_repo=config.hub_repo or os.environ.get("COMMONS_HF_REPO") or None,
+                reuse_state=release_state_path(root, out_root),
             )
         except ReleaseGateError as exc:
             raise dg.Failure(
                 description=str(exc),
                 metadata={"release_gates": dg.MetadataValue.json([r.to_json() for r in exc.results])},
             ) from exc
-        context.log.info(f"snapshot written to {path}")
+        skipped = previous is not None and path == previous
+        if skipped:
+            context.log.info(
+                f"tables and inputs unchanged since snapshot {path.name}: no new version ({path})"
+            )
+        else:
+            context.log.info(f"snapshot written to {path}")
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(path)),
                 "dagster/uri": dg.MetadataValue.path(str(path)),
                 "version": path.name,
                 "gate_overrides": dg.MetadataValue.json(read_manifest(path)["gate_overrides"]),
+                "skipped": skipped,
             }
         )
 

@@ -1,5 +1,6 @@
 """Curated tables built from every source's staged partitions, guarded by blocking checks."""
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import dagster as dg
 from assets.harvest import harvest_asset_key
 from assets.metadata import table_metadata
 from assets.resources import CommonsHome
+from pipelines import incremental
 from pipelines.curate.checks import (
     CheckOutcome,
     check_errors_explained,
@@ -37,7 +39,7 @@ from pipelines.fetch.raw_store import RawStore
 from pipelines.harvest import staging_path
 from pipelines.settings import DataRoot
 from pipelines.sources.base import Source
-from schemas import TableSpec, table_spec
+from schemas import SCHEMA_VERSION, TableSpec, table_spec
 from schemas.columns import PROVENANCE_COLUMNS
 
 
@@ -136,6 +138,20 @@ def derived_inputs(table: str, root: DataRoot) -> list[Path]:
     return []
 
 
+def table_inputs(table: str, staged: dict[str, list[Path]], root: DataRoot) -> list[Path]:
+    """Every file a table's curation reads: the staged partitions of the tables it reads, the curated
+    tables and intermediate files it joins, and the work map (the fingerprint of its inputs)."""
+    paths = [p for t in sorted(staged) for p in staged[t]]
+    paths += [curated_path(root, t) for t in READS_CURATED.get(table, ())]
+    if table in RESOLVED_TABLES:
+        paths.append(derived_path(root, WORK_MAP))
+    return paths
+
+
+def table_versions(table: str, code_version: str) -> dict[str, str]:
+    return {"table": table, "code": code_version, "schema": SCHEMA_VERSION}
+
+
 def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinition:
     spec = table_spec(table)
     feeding = {s.name: s for t in (table, *READS_ALSO.get(table, ())) for s in feeding_sources(t, sources)}
@@ -144,11 +160,13 @@ def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinit
     if table in RESOLVED_TABLES:
         upstream.append(dg.AssetKey(WORK_MAP))
 
+    code_version = "3" if table in READS_CURATED else "2"
+
     @dg.asset(
         name=table,
         group_name="tables",
         deps=upstream,
-        code_version="3" if table in READS_CURATED else "2",
+        code_version=code_version,
         kinds={"duckdb", "parquet"},
         description=spec.description,
     )
@@ -159,12 +177,26 @@ def build_table_asset(table: str, sources: Sequence[Source]) -> dg.AssetsDefinit
         }
         for t in ("papers", "paper_texts", "references", "links", "repositories"):
             staged_by_table.setdefault(t, [])
-        derived = derived_inputs(table, root)
-        staged = staged_by_table[table] + derived
         out = curated_path(root, table)
-        rows = build_curated_table(spec, staged, out, candidates_sql(table, staged_by_table, root))
-        context.log.info(f"{table}: {rows} rows from {len(staged)} staged partitions")
-        return dg.MaterializeResult(metadata={**table_metadata(spec, out), "staged_partitions": len(staged)})
+
+        def build() -> dict[str, int]:
+            staged = staged_by_table[table] + derived_inputs(table, root)
+            rows = build_curated_table(spec, staged, out, candidates_sql(table, staged_by_table, root))
+            context.log.info(f"{table}: {rows} rows from {len(staged)} staged partitions")
+            return {"rows": rows, "staged_partitions": len(staged)}
+
+        outcome = incremental.run(
+            out, table_inputs(table, staged_by_table, root), table_versions(table, code_version), build
+        )
+        if outcome.skipped:
+            context.log.info(f"{table}: inputs and code unchanged since the last build; not rebuilt")
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(spec, out),
+                "staged_partitions": int(outcome.data.get("staged_partitions", 0)),
+                "skipped": outcome.skipped,
+            }
+        )
 
     return _table
 
@@ -184,27 +216,32 @@ def build_code_links_asset() -> dg.AssetsDefinition:
     def _code_links(context: dg.AssetExecutionContext, commons: CommonsHome) -> dg.MaterializeResult:
         root = commons.root()
         out = curated_path(root, CODE_LINKS)
-        rows = write_code_links(
-            [curated_path(root, "papers")],
-            [curated_path(root, "paper_texts")],
-            [curated_path(root, "references")],
-            out,
+        papers, texts, references = (curated_path(root, t) for t in ("papers", "paper_texts", "references"))
+
+        def build() -> dict[str, int]:
+            rows = write_code_links([papers], [texts], [references], out)
+            context.log.info(f"{CODE_LINKS}: {rows} paper-to-repository links")
+            return {"rows": rows}
+
+        outcome = incremental.run(
+            out, [papers, texts, references], table_versions(CODE_LINKS, CODE_LINKS_VERSION), build
         )
-        context.log.info(f"{CODE_LINKS}: {rows} paper-to-repository links")
-        return dg.MaterializeResult(metadata=table_metadata(table_spec("links"), out))
+        if outcome.skipped:
+            context.log.info(f"{CODE_LINKS}: inputs and code unchanged since the last build; not rebuilt")
+        return dg.MaterializeResult(
+            metadata={**table_metadata(table_spec("links"), out), "skipped": outcome.skipped}
+        )
 
     return _code_links
 
 
-def _as_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=outcome.passed,
-        description=outcome.description,
-        metadata={
-            k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
-            for k, v in outcome.metadata.items()
-        },
-    )
+def _as_result(outcome: CheckOutcome, skipped: bool = False) -> dg.AssetCheckResult:
+    metadata = {
+        k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in outcome.metadata.items()
+    }
+    if skipped:  # the checked files are those of the last evaluation: its outcome, not evaluated again
+        metadata["skipped"] = True
+    return dg.AssetCheckResult(passed=outcome.passed, description=outcome.description, metadata=metadata)
 
 
 def _check_deps(table: str, informational: bool) -> list[dg.AssetKey] | None:
@@ -215,6 +252,24 @@ def _check_deps(table: str, informational: bool) -> list[dg.AssetKey] | None:
     if table == "papers":
         return [dg.AssetKey("identifier_conflicts"), dg.AssetKey("merged_ids")]
     return None
+
+
+# Bump when a check function changes what it decides for the same files (re-runs cached checks).
+CHECKS_VERSION = "1"
+
+
+def check_inputs(table: str, name: str, path: Path, root: DataRoot) -> list[Path] | None:
+    """The files a check reads, so an unchanged outcome can be reused; ``None``: it reads more (the
+    provenance check looks every row's bytes up in the raw store) and always runs."""
+    if name == "provenance":
+        return None
+    extra = {
+        ("links", "repositories_present"): ["repositories"],
+        ("papers", "identifiers_unique"): ["identifier_conflicts", "merged_ids"],
+        ("links", "resolved"): ["merged_ids", "papers"],
+        ("paper_texts", "coverage"): ["papers", "fetches"],
+    }.get((table, name), [])
+    return [path, *(curated_path(root, t) for t in extra)]
 
 
 def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
@@ -308,11 +363,21 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
     for name, description, run in checks:
 
         def _make(
-            run: Callable[[TableSpec, Path, DataRoot], CheckOutcome],
+            run: Callable[[TableSpec, Path, DataRoot], CheckOutcome], name: str
         ) -> Callable[..., dg.AssetCheckResult]:
             def _check(commons: CommonsHome) -> dg.AssetCheckResult:
                 root = commons.root()
-                return _as_result(run(spec, curated_path(root, table), root))
+                path = curated_path(root, table)
+                reads = check_inputs(table, name, path, root)
+                if reads is None:  # reads more than files (the raw store): always run
+                    return _as_result(run(spec, path, root))
+                outcome = incremental.memo(
+                    root.tables / "_checks" / f"{table}_{name}.json",
+                    reads,
+                    {"check": f"{table}_{name}", "code": CHECKS_VERSION, "schema": SCHEMA_VERSION},
+                    lambda: dataclasses.asdict(run(spec, path, root)),
+                )
+                return _as_result(CheckOutcome(**outcome.data), skipped=outcome.skipped)
 
             return _check
 
@@ -324,6 +389,6 @@ def build_table_checks(table: str) -> list[dg.AssetChecksDefinition]:
                 description=description,
                 blocking=not informational,
                 additional_deps=_check_deps(table, informational),
-            )(_make(run))
+            )(_make(run, name))
         )
     return defs

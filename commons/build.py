@@ -84,13 +84,19 @@ def live_batches(root: DataRoot, source_names: Sequence[str], options: dict[str,
         if name == "github" and not opts.get("ids"):
             opts["ids"] = repos_wanted(root)
             if not opts["ids"]:
-                raise BuildError("live github: no paper links a GitHub repository yet (build papers first)")
+                raise BuildError(
+                    "live github: no in-scope paper links a GitHub repository yet (build papers first, or "
+                    "give --ids github:owner/name,...)"
+                )
             batches.extend(source.live_batches(opts))
             continue
         if name == "pdf" and not opts.get("ids"):
             opts["ids"] = pdfs_wanted(root)
             if not opts["ids"]:
-                raise BuildError("live pdf: no redistributable paper lacks full text (or no papers yet)")
+                raise BuildError(
+                    "live pdf: no in-scope redistributable paper lacks full text (or no papers yet; "
+                    "give --ids ARXIV_ID,... to fetch others)"
+                )
             batches.extend(source.live_batches(opts))
             continue
         if not opts.get("from") and not opts.get("ids"):

@@ -5,24 +5,32 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pipelines import incremental
 from pipelines.fetch.http import FetchError, PoliteFetcher
 from pipelines.fetch.raw_store import RawStore, sha256_hex
 from pipelines.local_input import batch_files, read_local_documents
 from pipelines.settings import DataRoot, pipeline_version
 from pipelines.snapshot.parquet import ParquetTableWriter
 from pipelines.sources.base import BatchSpec, ParseContext, ParseError, RawDocument, Row, Source
-from schemas import table_spec
+from schemas import SCHEMA_VERSION, table_spec
 
 log = logging.getLogger("commons.harvest")
 
 FLUSH_ROWS = 4096
+# Bump when harvest_batch changes what it stages for the same documents and parser (forces re-harvests).
+HARVEST_VERSION = "1"
+# Environment a local parse may depend on (a GROBID server makes PDFs' full text richer).
+HARVEST_ENV = ("COMMONS_GROBID_URL",)
+_EMPTY_SHA256 = sha256_hex(b"")  # what an unreadable file's fetch row names (nothing stored)
 
 
 @dataclass
@@ -33,6 +41,8 @@ class HarvestSummary:
     errors: list[str] = field(default_factory=list)
     complete: bool = True  # False when a live harvest stopped early (watermark must not advance)
     outputs: dict[str, Path] = field(default_factory=dict)
+    # True: a local batch unchanged since its last harvest, not read again; outputs are the previous ones.
+    skipped: bool = False
 
 
 def staging_path(root: DataRoot, source: str, table: str, batch_key: str) -> Path:
@@ -62,15 +72,50 @@ def harvest_batch(
     fetcher: PoliteFetcher | None = None,
     watermark: str | None = None,
     on_document: Callable[[int, str], None] | None = None,
+    reuse: bool = True,
 ) -> HarvestSummary:
     """Harvest one partition into ``staging/<source>/<table>/<batch>.parquet`` plus its fetch log.
 
     Bad documents are recorded in the fetch log and never stop the batch. Outputs replace the
     partition's previous outputs atomically, only when the whole batch has been processed.
+
+    A local batch whose files (paths, sizes, mtimes), batch spec and parser version are those of its last
+    harvest is not read again: the previous outputs are returned with ``skipped=True`` (see
+    ``reusable_harvest``). ``reuse=False`` harvests anyway.
     """
     store = RawStore(root.raw)
     version = pipeline_version()
     summary = HarvestSummary(batch=batch.key)
+    fp: str | None = None
+    inputs: list[dict[str, object]] = []
+    if batch.kind == "local":
+        inputs = incremental.identities(batch_files(batch))
+        fp = incremental.fingerprint_of(inputs, harvest_versions(source, batch))
+        if reuse:
+            previous = reusable_harvest(source, batch, root, fp)
+            if previous is not None:
+                return previous
+        # Outputs are about to be replaced: until the new ones are recorded, nothing is current.
+        incremental.forget(staging_path(root, source.name, "fetches", batch.key))
+    outputs = [staging_path(root, source.name, t, batch.key) for t in (*source.tables, "fetches")]
+    with incremental.early_cutoff(outputs):  # staged files rewritten with the same bytes keep their mtime
+        _harvest_into(summary, source, batch, root, store, version, fetcher, watermark, on_document)
+    if fp is not None:
+        _record_harvest(summary, fp, inputs)
+    return summary
+
+
+def _harvest_into(
+    summary: HarvestSummary,
+    source: Source,
+    batch: BatchSpec,
+    root: DataRoot,
+    store: RawStore,
+    version: str,
+    fetcher: PoliteFetcher | None,
+    watermark: str | None,
+    on_document: Callable[[int, str], None] | None,
+) -> None:
     writers = {
         t: ParquetTableWriter(staging_path(root, source.name, t, batch.key), table_spec(t))
         for t in source.tables
@@ -159,7 +204,77 @@ def harvest_batch(
         for writer in all_writers:
             writer.abort(exc)
         raise
-    return summary
+
+
+def harvest_versions(source: Source, batch: BatchSpec) -> dict[str, object]:
+    """What besides its files decides a local batch's staged rows: the batch spec (paths, options such as
+    ``--license``), the source's parser, the tables' schema version, this module's version and the
+    environment a parse may consult. ``pipeline_version`` (git describe) is left out on purpose: a commit
+    that changes no parser must not re-harvest every partition (rows keep the version that staged them)."""
+    return {
+        "harvest": HARVEST_VERSION,
+        "batch": batch.to_json(),
+        "source": source.name,
+        "parser": source.parser_name,
+        "parser_version": source.parser_version,
+        "tables": list(source.tables),
+        "schema": SCHEMA_VERSION,
+        "env": {name: os.environ.get(name, "") for name in HARVEST_ENV},
+    }
+
+
+def _record_harvest(summary: HarvestSummary, fp: str, inputs: list[dict[str, object]]) -> None:
+    fetches = summary.outputs["fetches"]
+    others = [p for t, p in summary.outputs.items() if t != "fetches"]
+    incremental.record(
+        fetches,
+        fp,
+        inputs,
+        also=others,
+        data={
+            "documents": summary.documents,
+            "rows": summary.rows,
+            "errors": summary.errors,
+            "complete": summary.complete,
+            "outputs": {t: str(p) for t, p in summary.outputs.items()},
+        },
+    )
+
+
+def harvest_is_current(source: Source, batch: BatchSpec, root: DataRoot) -> bool:
+    """True when ``harvest_batch`` would skip this batch (a local batch unchanged since its last harvest):
+    a caller can leave the partition alone without launching a run for it."""
+    if batch.kind != "local":
+        return False
+    fp = incremental.fingerprint(batch_files(batch), harvest_versions(source, batch))
+    return reusable_harvest(source, batch, root, fp) is not None
+
+
+def reusable_harvest(source: Source, batch: BatchSpec, root: DataRoot, fp: str) -> HarvestSummary | None:
+    """The previous harvest of a local batch, if its inputs' fingerprint is ``fp``, its staged files are
+    those it wrote, and the raw bytes its rows point at are still in the raw store; else ``None``."""
+    fetches = staging_path(root, source.name, "fetches", batch.key)
+    if not incremental.is_current(fetches, fp):
+        return None
+    state = incremental.load(fetches)
+    data = state.get("data", {}) if state else {}
+    outputs = {t: Path(p) for t, p in data.get("outputs", {}).items()}
+    expected = {t: staging_path(root, source.name, t, batch.key) for t in (*source.tables, "fetches")}
+    if outputs != expected:
+        return None
+    store = RawStore(root.raw)
+    hashes = pq.read_table(fetches, columns=["raw_sha256"]).column("raw_sha256").to_pylist()
+    if any(h not in store for h in set(hashes) - {None, _EMPTY_SHA256}):
+        return None  # the raw store was emptied: harvest again so every row can be traced to its bytes
+    return HarvestSummary(
+        batch=batch.key,
+        documents=int(data.get("documents", 0)),
+        rows={str(t): int(n) for t, n in data.get("rows", {}).items()},
+        errors=[str(e) for e in data.get("errors", [])],
+        complete=bool(data.get("complete", True)),
+        outputs=outputs,
+        skipped=True,
+    )
 
 
 def rows_to_batch(rows: list[Row], schema: pa.Schema) -> pa.RecordBatch:

@@ -51,6 +51,9 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
     out = tmp_path_factory.mktemp("snaps")
     first = run_commons("build", "--from", str(fixtures), "--out", str(out), home=home)
     assert first.returncode == 0, first.stderr
+    # A second data root, so the second build does all the work again (in the same data root an unchanged
+    # rebuild writes no new version: tests/test_incremental.py); same snapshots root, so it is compared.
+    home = tmp_path_factory.mktemp("home2")
     second = run_commons("build", "--from", str(fixtures), "--out", str(out), home=home)
     assert second.returncode == 0, second.stderr
     return Path(first.stdout.strip().splitlines()[-1]), Path(second.stdout.strip().splitlines()[-1]), home
@@ -301,7 +304,9 @@ def test_live_targeted_ids_use_get_record(tmp_path: Path, arxiv_fixtures: Path) 
 
 def test_live_pdf_harvest_fetches_only_redistributable_papers(tmp_path: Path, arxiv_fixtures: Path) -> None:
     """PDF acquisition: after a metadata build, `--live --source pdf` asks a local stand-in for arxiv.org
-    (127.0.0.1) for exactly the papers whose license allows redistributing their text."""
+    (127.0.0.1) for exactly the in-scope papers whose license allows redistributing their text. The
+    recordings' physics papers are out of scope, so one of the two redistributable ones is marked in scope
+    in the build's `relevance` table (as the tagger would mark a safety paper); the other is not fetched."""
     from tests.conftest import fixture_dir
 
     home = tmp_path / "home"
@@ -313,7 +318,18 @@ def test_live_pdf_harvest_fetches_only_redistributable_papers(tmp_path: Path, ar
         .execute(f"SELECT arxiv_id FROM '{snap}/data/papers/*.parquet' WHERE text_redistributable ORDER BY 1")
         .fetchall()
     )
-    assert wanted, "the recordings hold CC-BY papers"
+    assert len(wanted) >= 2, "the recordings hold CC-BY papers"
+    relevance = home / "tables" / "relevance" / "relevance.parquet"
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) FROM '{relevance}' WHERE in_scope").fetchone() == (0,)
+    chosen = [wanted[0][0]]  # one in scope, the other redistributable paper out
+    rewritten = tmp_path / "relevance.parquet"
+    con.execute(
+        f"""COPY (SELECT * REPLACE (record_id = 'arxiv:{chosen[0]}' AS in_scope,
+                CASE WHEN record_id = 'arxiv:{chosen[0]}' THEN 0.9 ELSE relevance END AS relevance)
+            FROM '{relevance}') TO '{rewritten}' (FORMAT parquet)"""
+    )
+    rewritten.replace(relevance)
     pdf = (fixture_dir("pdfs") / "arxiv_1111.2011v2.pdf").read_bytes()
     paths: list[str] = []
 
@@ -340,4 +356,4 @@ def test_live_pdf_harvest_fetches_only_redistributable_papers(tmp_path: Path, ar
         server.shutdown()
         server.server_close()
     assert second.returncode == 0, second.stderr
-    assert sorted(p.rsplit("/", 1)[-1].rsplit("v", 1)[0] for p in paths) == [w[0] for w in wanted]
+    assert sorted(p.rsplit("/", 1)[-1].rsplit("v", 1)[0] for p in paths) == chosen

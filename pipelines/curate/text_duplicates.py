@@ -15,26 +15,40 @@ identifies a document; MinHash over whole books would cost memory for nothing).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.atomic import atomic_path
 from pipelines.curate.combine import connect
 from pipelines.curate.exact_duplicates import CONTENT_KEY_VERSION, content_key
-from pipelines.curate.near_duplicates import MinHashParams, near_duplicate_clusters
+from pipelines.curate.near_duplicates import (
+    MinHashParams,
+    clusters_from_signatures,
+    near_duplicate_clusters,
+    signatures,
+)
 from pipelines.snapshot.parquet import ParquetTableWriter
 from schemas import table_spec
 
+# Bump when this module changes the rows it writes for the same inputs (forces a recomputation).
+DUPLICATES_VERSION = "1"
 MIN_PARAGRAPH_CHARS = 100
 BODY_CHARS = 50_000
 BATCH_ROWS = 8192
 _TYPE_RANK = {"preprint": 1, "post": 2}
 DEFAULT_PARAMS = MinHashParams()
+# Computes MinHash signatures of texts (``signatures``, or ``SignatureCache.sign``).
+Signer = Callable[[list[str]], npt.NDArray[np.uint32]]
 
 
 @dataclass(frozen=True)
@@ -118,13 +132,24 @@ def exact_rows(
 
 
 def near_rows(
-    field: str, texts: Mapping[str, str], ranks: Mapping[str, tuple[int, int, str]], params: MinHashParams
+    field: str,
+    texts: Mapping[str, str],
+    ranks: Mapping[str, tuple[int, int, str]],
+    params: MinHashParams,
+    sign: Signer | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for the near duplicates among ``texts``: per cluster, every member but the survivor."""
+    """Rows for the near duplicates among ``texts``: per cluster, every member but the survivor.
+
+    ``sign``: computes the texts' MinHash signatures (default ``signatures``; ``SignatureCache.sign``
+    reuses the previous run's)."""
     if len(texts) < 2:
         return []
     ids = sorted(texts)
-    found = near_duplicate_clusters(ids, [texts[i] for i in ids], params)
+    ordered = [texts[i] for i in ids]
+    if sign is None:
+        found = near_duplicate_clusters(ids, ordered, params)
+    else:
+        found = clusters_from_signatures(ids, ordered, sign(ordered), params)
     best: dict[tuple[str, str], float] = {}
     for a, b, jaccard, _ in found.pairs:
         best[(a, b)] = jaccard
@@ -195,14 +220,16 @@ def _paragraphs(texts: Path) -> Iterator[tuple[str, str]]:
 
 
 def duplicate_rows(
-    papers: Path, texts: Path, params: MinHashParams = DEFAULT_PARAMS
+    papers: Path, texts: Path, params: MinHashParams = DEFAULT_PARAMS, sign: Signer | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
     ranks = survivor_ranks(papers)
     rows: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
     for field, records in (("abstract", _column_texts(papers, "abstract")), ("full_text", _bodies(texts))):
         exact, survivor_of = exact_rows(field, records, ranks)
-        near = near_rows(field, {r: t for r, t in records.items() if r not in survivor_of}, ranks, params)
+        near = near_rows(
+            field, {r: t for r, t in records.items() if r not in survivor_of}, ranks, params, sign
+        )
         rows += exact + near
         counts[field] = {"records": len(records), "exact": len(exact), "near": len(near)}
     # Paragraph keys only: a dictionary of 16-byte keys, not of texts.
@@ -231,11 +258,113 @@ def duplicate_rows(
 
 
 def write_duplicates(
-    papers: Path, texts: Path, out: Path, params: MinHashParams = DEFAULT_PARAMS
+    papers: Path, texts: Path, out: Path, params: MinHashParams = DEFAULT_PARAMS, *, reuse: bool = True
 ) -> DuplicateSummary:
-    rows, counts = duplicate_rows(papers, texts, params)
+    """The `duplicates` table. With ``reuse`` (the default), MinHash signatures of texts seen by the
+    previous run (``<out>.signatures.parquet``, keyed by a hash of the exact text and the parameters) are
+    read back instead of computed; the table is the same either way."""
+    cache = SignatureCache(signatures_path(out), params, reuse)
+    rows, counts = duplicate_rows(papers, texts, params, cache.sign)
     spec = table_spec("duplicates")
     with ParquetTableWriter(out, spec) as writer:
         for start in range(0, len(rows), BATCH_ROWS):
             writer.add_batch(pa.RecordBatch.from_pylist(rows[start : start + BATCH_ROWS], schema=spec.schema))
+    cache.save()
     return DuplicateSummary(len(rows), counts, params.as_provenance())
+
+
+def duplicates_version(params: MinHashParams = DEFAULT_PARAMS) -> str:
+    """What the `duplicates` table depends on besides its inputs: this module's rules and parameters."""
+    settings = json.dumps(
+        {
+            "content_key": CONTENT_KEY_VERSION,
+            "min_paragraph_chars": MIN_PARAGRAPH_CHARS,
+            "body_chars": BODY_CHARS,
+            "minhash": params.as_provenance(),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return f"{DUPLICATES_VERSION}+{hashlib.blake2b(settings.encode(), digest_size=8).hexdigest()}"
+
+
+SIGNATURES_SUFFIX = ".signatures.parquet"
+
+
+def signatures_path(out: Path) -> Path:
+    return out.with_name(out.name + SIGNATURES_SUFFIX)
+
+
+def _text_hash(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class SignatureCache:
+    """MinHash signatures by exact text (BLAKE2b-128), for one set of parameters, kept between runs.
+
+    ``sign(texts)`` returns what ``signatures(texts, params)`` would, computing only the texts not in the
+    previous run's file; ``save()`` writes the signatures of every text signed in this run (so texts that
+    left the corpus leave the file). Signatures are per text, independent of the other texts.
+    """
+
+    def __init__(self, path: Path, params: MinHashParams, reuse: bool = True) -> None:
+        self.path = path
+        self.params = params
+        self.version = duplicates_version(params)
+        self.computed = 0
+        self.reused = 0
+        self._old: dict[bytes, int] = {}
+        self._old_sigs = np.empty((0, params.num_perm), dtype=np.uint32)
+        self._keys: list[bytes] = []
+        self._sigs: list[npt.NDArray[np.uint32]] = []
+        if reuse and path.is_file():
+            try:
+                table = pq.read_table(path)
+                meta = table.schema.metadata or {}
+                if meta.get(b"version", b"").decode() == self.version and table.num_rows:
+                    keys = table.column("key").combine_chunks()
+                    sigs = table.column("signature").combine_chunks()
+                    width = params.num_perm * 4
+                    raw = np.frombuffer(sigs.buffers()[1], dtype=np.uint8)
+                    start = sigs.offset * width
+                    self._old_sigs = (
+                        raw[start : start + len(sigs) * width].view(np.uint32).reshape(len(sigs), -1)
+                    )
+                    self._old = {k: i for i, k in enumerate(keys.to_pylist())}
+            except (OSError, ValueError, KeyError, pa.ArrowException):
+                self._old = {}
+
+    def sign(self, texts: list[str]) -> npt.NDArray[np.uint32]:
+        keys = [_text_hash(t) for t in texts]
+        out = np.empty((len(texts), self.params.num_perm), dtype=np.uint32)
+        hit = [i for i, k in enumerate(keys) if k in self._old]
+        miss = [i for i, k in enumerate(keys) if k not in self._old]
+        if hit:
+            out[np.asarray(hit, dtype=np.int64)] = self._old_sigs[
+                np.asarray([self._old[keys[i]] for i in hit], dtype=np.int64)
+            ]
+        if miss:
+            out[np.asarray(miss, dtype=np.int64)] = signatures([texts[i] for i in miss], self.params)
+        self.reused += len(hit)
+        self.computed += len(miss)
+        self._keys.extend(keys)
+        self._sigs.append(out)
+        return out
+
+    def save(self) -> None:
+        seen: dict[bytes, int] = {}
+        for i, k in enumerate(self._keys):
+            seen.setdefault(k, i)
+        order = sorted(seen)
+        allsigs = np.concatenate(self._sigs) if self._sigs else self._old_sigs[:0]
+        picked = allsigs[np.asarray([seen[k] for k in order], dtype=np.int64)] if order else allsigs[:0]
+        width = self.params.num_perm * 4
+        signature = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(order), [None, pa.py_buffer(np.ascontiguousarray(picked).tobytes())]
+        )
+        table = pa.table(
+            {"key": pa.array(order, type=pa.binary(16)), "signature": signature},
+            metadata={"version": self.version},
+        )
+        with atomic_path(self.path) as tmp:
+            pq.write_table(table, tmp, compression="none")

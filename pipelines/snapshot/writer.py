@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from pipelines import incremental
 from pipelines.atomic import atomic_directory
 from pipelines.curate.combine import connect
 from pipelines.curate.works import released_texts_sql
@@ -172,19 +173,37 @@ def write_snapshot(
     gate_policy: GatePolicy | None = None,
     hub_repo: str | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
+    reuse_state: Path | None = None,
 ) -> Path:
     """Release curated tables as ``out_root/<version>/``: data, diffs against the previous snapshot,
     manifest, CHANGELOG.md, views.sql, README.md and croissant.json. All or nothing.
 
     Release gates are evaluated against the previous snapshot first; a blocking gate raises
     ``ReleaseGateError`` and nothing is written.
+
+    ``reuse_state``: a file (outside the snapshots, under the data root) where each release records what
+    it was written from. With it and no explicit ``version``, when the latest snapshot under ``out_root``
+    was written from the very same table files (unchanged since: path, size, mtime), inputs, watermarks,
+    settings, card template, schema and pipeline version, no new version is written and the latest
+    snapshot's path is returned (``release_is_current`` says so beforehand). A new version would hold the
+    same bytes with empty diffs; not writing it keeps the version history meaningful and costs nothing.
     """
     missing = [f"{name}: {path}" for name, path in tables.items() if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"curated tables missing, no snapshot written: {', '.join(missing)}")
     out_root.mkdir(parents=True, exist_ok=True)
+    settings = _release_settings(
+        tables, inputs, watermarks, card_template, gate_policy, hub_repo, max_file_bytes
+    )
+    files = [*tables.values(), card_template or PROJECT_ROOT / "DATACARD.md"]
+    found = incremental.identities(files)
+    fp = incremental.fingerprint_of(found, settings)
+    if reuse_state is not None and version is None:
+        current = _current_release(out_root, fp, reuse_state)
+        if current is not None:
+            return current
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out_root) as scratch:
-        return _write_release(
+        target = _write_release(
             out_root,
             release_tables(tables, Path(scratch)),
             inputs,
@@ -195,6 +214,62 @@ def write_snapshot(
             hub_repo,
             max_file_bytes,
         )
+    if reuse_state is not None:
+        incremental.record(target / MANIFEST, fp, found, versions=settings, sidecar=reuse_state)
+    return target
+
+
+def _release_settings(
+    tables: Mapping[str, Path],
+    inputs: Sequence[Mapping[str, Any]],
+    watermarks: Mapping[str, Any] | None,
+    card_template: Path | None,
+    gate_policy: GatePolicy | None,
+    hub_repo: str | None,
+    max_file_bytes: int,
+) -> dict[str, Any]:
+    policy = gate_policy or GatePolicy()
+    return {
+        "tables": list(tables),
+        "inputs": list(inputs),
+        "watermarks": dict(watermarks or {}),
+        "card_template": str(card_template or ""),
+        "gates": {
+            "max_shrink": policy.max_shrink,
+            "max_source_shrink": policy.max_source_shrink,
+            "max_duplicate_shift": policy.max_duplicate_shift,
+            "overrides": dict(policy.overrides),
+        },
+        "hub_repo": hub_repo or "",
+        "max_file_bytes": max_file_bytes,
+        "schema": SCHEMA_VERSION,
+        "pipeline_version": pipeline_version(),
+    }
+
+
+def _current_release(out_root: Path, fp: str, state: Path) -> Path | None:
+    latest = latest_snapshot(out_root)
+    if latest is None or not incremental.is_current(latest / MANIFEST, fp, sidecar=state):
+        return None
+    return latest
+
+
+def release_is_current(
+    out_root: Path, tables: Mapping[str, Path], reuse_state: Path, **options: Any
+) -> Path | None:
+    """The latest snapshot under ``out_root`` if ``write_snapshot(out_root, tables, reuse_state=...,
+    **options)`` would return it without writing, else ``None``."""
+    settings = _release_settings(
+        tables,
+        options.get("inputs", ()),
+        options.get("watermarks"),
+        options.get("card_template"),
+        options.get("gate_policy"),
+        options.get("hub_repo"),
+        options.get("max_file_bytes", MAX_FILE_BYTES),
+    )
+    files = [*tables.values(), options.get("card_template") or PROJECT_ROOT / "DATACARD.md"]
+    return _current_release(out_root, incremental.fingerprint(files, settings), reuse_state)
 
 
 def _write_release(
