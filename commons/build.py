@@ -10,7 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines import build_state
 from pipelines.batches import load_watermarks, save_batch
+from pipelines.harvest import harvest_is_current
 from pipelines.local_input import plan_local_input
 from pipelines.settings import DataRoot
 from pipelines.sources.base import BatchSpec
@@ -174,6 +176,10 @@ def run_build(
         print(
             f"[{i}/{len(batches)}] harvest {batch.source} partition {batch.key}", file=sys.stderr, flush=True
         )
+        if harvest_is_current(get_source(batch.source), batch, root):
+            # The inputs and parser are those of its last harvest: no run is launched for it.
+            print("  unchanged since its last harvest; not harvested again", file=sys.stderr)
+            continue
         job = defs.resolve_job_def(f"harvest_{batch.source}")
         result = job.execute_in_process(
             instance=instance,
@@ -194,6 +200,17 @@ def run_build(
             errs = meta["errors"].value if "errors" in meta else 0
             print(f"  {docs} documents, {rows} rows, {errs} errors", file=sys.stderr)
 
+    out_root = (out_dir or root.snapshots).resolve()
+    state = build_state.state_path(root.tables, out_root)
+    release_inputs = _release_inputs(instance, root)
+    fp = build_state.release_fingerprint(
+        release_inputs, _state_files(root), {"out": str(out_root), "gates": gate_config or {}}
+    )
+    previous = None if version else build_state.unchanged_release(state, fp)
+    if previous is not None:
+        print(f"release: nothing changed since {previous.name}; not run", file=sys.stderr, flush=True)
+        report.snapshot = previous
+        return report
     print("release: curate tables, run checks, write snapshot", file=sys.stderr, flush=True)
     snapshot_config: dict[str, object] = {}
     if out_dir is not None:
@@ -212,4 +229,26 @@ def run_build(
         report.snapshot = Path(str(mat.metadata["path"].value))
     if report.snapshot is None and not report.failed_checks and not result.success:
         raise BuildError(f"release failed: {_failure_reason(result)}")
+    if result.success and report.snapshot is not None and not version:
+        build_state.record_release(state, fp, release_inputs, report.snapshot)
     return report
+
+
+def _release_inputs(instance: dg.DagsterInstance, root: DataRoot) -> list[Path]:
+    """The staged files of every partition that currently exists: what a release reads."""
+    from assets.tables import staged_files
+    from schemas import TABLES
+
+    sources = list(all_sources().values())
+    return sorted({p for table in TABLES for p in staged_files(instance, root, table, sources)})
+
+
+def _state_files(root: DataRoot) -> list[Path]:
+    """Batch specs and watermarks: the snapshot's manifest records them."""
+    return sorted(
+        p
+        for folder in (root.batches, root.watermarks)
+        if folder.is_dir()
+        for p in folder.rglob("*")
+        if p.is_file()
+    )

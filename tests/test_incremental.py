@@ -333,8 +333,17 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     assert first.snapshot is not None and not first.failed_checks, first.failed_checks
     after_first = _mtimes(root)
     meta_first = _materializations(first.instance)
+    runs_first = len(first.instance.get_runs())
+    # Nothing changed: the build launches no run at all (commons/build.py and pipelines/build_state.py).
+    unchanged = _build(home, [first_folder], out)
+    runs_unchanged = len(unchanged.instance.get_runs())
+    # The release forced to run on the same inputs: every step finds its output current and skips.
+    for state in (root.tables / "_releases").glob("build-*.json"):
+        state.unlink()
     second = _build(home, [first_folder], out)
     yield {
+        "unchanged": unchanged,
+        "runs": (runs_first, runs_unchanged),
         "home": home,
         "out": out,
         "root": root,
@@ -347,7 +356,16 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     }
 
 
+def test_identical_rebuild_launches_nothing(builds: dict[str, Any]) -> None:
+    first, unchanged = builds["first"], builds["unchanged"]
+    runs_first, runs_unchanged = builds["runs"]
+    assert runs_unchanged == runs_first, "neither a harvest nor a release run was launched"
+    assert unchanged.snapshot == first.snapshot and not unchanged.failed_checks
+
+
 def test_identical_rebuild_skips_harvest_tables_curation_and_snapshot(builds: dict[str, Any]) -> None:
+    """With the release run forced (its build state removed), each step still skips on its own; the
+    harvest, whose partition is unchanged, is not launched."""
     first, second = builds["first"], builds["second"]
     assert second.snapshot == first.snapshot, "no new version when nothing changed"
     assert not second.failed_checks
@@ -355,7 +373,7 @@ def test_identical_rebuild_skips_harvest_tables_curation_and_snapshot(builds: di
     assert _mtimes(root) == builds["mtimes_first"], "no staged or curated file was rewritten"
     meta = builds["meta_second"]
     harvest = [k for k in meta if k.startswith("arxiv_harvest[")]
-    assert harvest and all(meta[k]["skipped"] is True for k in harvest)
+    assert harvest and meta[harvest[0]] == builds["meta_first"][harvest[0]], "no new harvest materialization"
     for asset in (
         "papers",
         "fetches",
@@ -385,9 +403,13 @@ def test_new_folder_harvests_only_its_partition_and_judges_only_its_records(buil
     assert third.snapshot is not None and third.snapshot != builds["first"].snapshot
     meta = _materializations(third.instance)
     harvest = {k: v for k, v in meta.items() if k.startswith("arxiv_harvest[")}
-    skipped = [k for k, v in harvest.items() if v["skipped"]]
-    ran = [k for k, v in harvest.items() if not v["skipped"]]
-    assert len(skipped) == 1 and len(ran) == 1 and "arxiv-b" in ran[0], harvest
+    # The unchanged partition was not launched (its latest materialization is the first build's); the new
+    # one was harvested.
+    old = [k for k in harvest if "arxiv-a" in k]
+    new = [k for k in harvest if "arxiv-b" in k]
+    assert len(old) == 1 and len(new) == 1, harvest
+    assert harvest[old[0]] == builds["meta_first"][old[0]]
+    assert harvest[new[0]]["skipped"] is False
     assert meta["papers"]["skipped"] is False
     new_papers = meta["papers"]["dagster/row_count"] - builds["meta_first"]["papers"]["dagster/row_count"]
     assert new_papers > 0
@@ -457,6 +479,10 @@ def test_bumped_tagger_version_redoes_tags_only(
     home, out = builds["home"], builds["out"]
     before = _build(home, [first_folder, second_folder], out)
     monkeypatch.setattr(attributes, "TAGGER_VERSION", attributes.TAGGER_VERSION + ".1")
+    # A real bump edits a source file, which changes the build's code fingerprint and so launches the
+    # release (test_code_fingerprint_follows_every_source_file); patched in memory, the build state must go.
+    for state in (builds["root"].tables / "_releases").glob("build-*.json"):
+        state.unlink()
     after = _build(home, [first_folder, second_folder], out)
     meta = _materializations(after.instance)
     assert meta["tags"]["skipped"] is False
@@ -464,3 +490,16 @@ def test_bumped_tagger_version_redoes_tags_only(
     for asset in ("papers", "languages", "duplicates", "work_map"):
         assert meta[asset]["skipped"] is True, asset
     assert after.snapshot == before.snapshot, "same tag rows (only the version's fingerprint changed)"
+
+
+def test_code_fingerprint_follows_every_source_file(tmp_path: Path) -> None:
+    """The build's code identity is the bytes of the project's sources, committed or not."""
+    from pipelines.build_state import CODE_DIRS, PROJECT_ROOT, code_fingerprint
+
+    copy = tmp_path / "project"
+    for folder in CODE_DIRS:
+        shutil.copytree(PROJECT_ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    assert code_fingerprint(copy) == code_fingerprint(PROJECT_ROOT)
+    taxonomy = copy / "pipelines" / "curate" / "safety_taxonomy.yaml"
+    taxonomy.write_text(taxonomy.read_text() + "\n# a comment\n")
+    assert code_fingerprint(copy) != code_fingerprint(PROJECT_ROOT)
