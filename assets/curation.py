@@ -10,9 +10,10 @@ import dagster as dg
 from assets.harvest import harvest_asset_key
 from assets.metadata import table_metadata
 from assets.resources import CommonsHome
-from assets.tables import WORK_MAP, curated_path, derived_path, feeding_sources, staged_files
+from assets.tables import staged_files
 from pipelines import incremental
 from pipelines.curate.attributes import languages_version, tagger_version, write_languages, write_tags
+from pipelines.curate.table_rules import WORK_MAP, curated_path, derived_path, feeding_sources
 from pipelines.curate.tagging import TAGGER_VERSION, load_taxonomy
 from pipelines.curate.text_duplicates import duplicates_version, write_duplicates
 from pipelines.curate.work_resolution import RESOLVER_VERSION, write_work_resolution

@@ -31,6 +31,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.near_duplicates",
     "bench.tagging",
     "bench.resolution",
+    "bench.end_to_end",
 )
 
 FULL_RECORDS = 1_000_000
