@@ -9,7 +9,7 @@ from pydantic import Field
 
 from assets.resources import CommonsHome
 from assets.tables import curated_path
-from pipelines.batches import load_batch, load_watermarks
+from pipelines.batches import snapshot_inputs
 from pipelines.settings import DataRoot
 from pipelines.snapshot.gates import GatePolicy, ReleaseGateError
 from pipelines.snapshot.writer import latest_snapshot, read_manifest, write_snapshot
@@ -49,24 +49,8 @@ def build_snapshot_asset(sources: list[Source]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         root = commons.root()
         out_root = Path(config.out_dir).resolve() if config.out_dir else root.snapshots
-        inputs = []
-        watermarks = {}
-        for source in sources:
-            for key in sorted(context.instance.get_dynamic_partitions(f"{source.name}_batches")):
-                batch = load_batch(root, source.name, key)
-                # Record where input came from without leaking local absolute paths into a release.
-                inputs.append(
-                    {
-                        "source": source.name,
-                        "partition": key,
-                        "kind": batch.kind,
-                        "inputs": [Path(p).name for p in batch.paths],
-                        "options": dict(batch.options),
-                    }
-                )
-            marks = load_watermarks(root, source.name)
-            if marks:
-                watermarks[source.name] = marks
+        partitions = {s.name: context.instance.get_dynamic_partitions(f"{s.name}_batches") for s in sources}
+        inputs, watermarks = snapshot_inputs(root, [s.name for s in sources], partitions)
         policy = GatePolicy(
             max_shrink=config.max_shrink,
             max_source_shrink=config.max_source_shrink,

@@ -276,7 +276,7 @@ def dagster_build(args: dict[str, Any]) -> dict[str, Any]:
 
 def direct_build(args: dict[str, Any]) -> dict[str, Any]:
     """(fresh process) The functions the assets call, in dependency order, without Dagster."""
-    from pipelines.batches import load_batch, load_watermarks, save_batch
+    from pipelines.batches import save_batch, snapshot_inputs
     from pipelines.curate.attributes import write_languages, write_tags
     from pipelines.curate.checks import CheckOutcome
     from pipelines.curate.combine import build_curated_table
@@ -412,23 +412,7 @@ def direct_build(args: dict[str, Any]) -> dict[str, Any]:
         snapshot: list[Path] = []
 
         def release() -> None:
-            inputs = []
-            watermarks = {}
-            for source in sources:
-                for key in sorted(partitions.get(source.name, [])):
-                    batch = load_batch(root, source.name, key)
-                    inputs.append(
-                        {
-                            "source": source.name,
-                            "partition": key,
-                            "kind": batch.kind,
-                            "inputs": [Path(p).name for p in batch.paths],
-                            "options": dict(batch.options),
-                        }
-                    )
-                marks = load_watermarks(root, source.name)
-                if marks:
-                    watermarks[source.name] = marks
+            inputs, watermarks = snapshot_inputs(root, [s.name for s in sources], partitions)
             snapshot.append(
                 write_snapshot(
                     out_root,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pipelines.atomic import atomic_write_text
 from pipelines.settings import DataRoot
@@ -42,3 +44,28 @@ def save_watermark(root: DataRoot, source: str, key: str, value: str) -> None:
     marks = load_watermarks(root, source)
     marks[key] = value
     atomic_write_text(root.watermarks / f"{source}.json", json.dumps(marks, indent=2, sort_keys=True))
+
+
+def snapshot_inputs(
+    root: DataRoot, sources: Sequence[str], partitions: Mapping[str, Sequence[str]]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """What a snapshot's manifest records of its inputs: each current partition's batch (file names only,
+    so no local absolute path leaks into a release) and each source's watermarks."""
+    inputs: list[dict[str, Any]] = []
+    watermarks: dict[str, dict[str, str]] = {}
+    for source in sources:
+        for key in sorted(partitions.get(source, ())):
+            batch = load_batch(root, source, key)
+            inputs.append(
+                {
+                    "source": source,
+                    "partition": key,
+                    "kind": batch.kind,
+                    "inputs": [Path(p).name for p in batch.paths],
+                    "options": dict(batch.options),
+                }
+            )
+        marks = load_watermarks(root, source)
+        if marks:
+            watermarks[source] = marks
+    return inputs, watermarks
