@@ -470,6 +470,11 @@ def _hard_negative(a: _Prepared, b: _Prepared, tolerance: int) -> bool:
         exact = a.title == b.title and a.first_page and a.first_page == b.first_page and a.volume == b.volume
         if not exact:
             return True
+    return _ids_conflict(a, b)
+
+
+def _ids_conflict(a: _Prepared, b: _Prepared) -> bool:
+    """The two records carry different values of an identifier a work has only one of."""
     for kind in CONFLICT_KINDS:
         va, vb = a.ids.get(kind), b.ids.get(kind)
         if va and vb and va.isdisjoint(vb):
@@ -530,10 +535,8 @@ def _same_study(a: _Prepared, b: _Prepared, p: ResolutionParams) -> tuple[str, f
         return None
     if a.year is None or a.year != b.year or _venue_match(a.venue, b.venue) is not True:
         return None
-    for kind in CONFLICT_KINDS:
-        va, vb = a.ids.get(kind), b.ids.get(kind)
-        if va and vb and va.isdisjoint(vb):
-            return None
+    if _ids_conflict(a, b):
+        return None
     if min(_title_words(a.tokens), _title_words(b.tokens)) < p.same_study_min_words:
         return None
     score = fuzz.ratio(a.title, b.title) / 100.0

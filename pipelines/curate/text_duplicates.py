@@ -107,11 +107,16 @@ def exact_rows(
     field: str, texts: Mapping[str, str], ranks: Mapping[str, tuple[int, int, str]]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Rows for the exact duplicates among ``texts`` (record id -> text), and each record's survivor."""
-    keys = {rid: content_key(text) for rid, text in texts.items()}
-    clusters = _exact_clusters((rid, k) for rid, k in keys.items() if k)
+    return exact_key_rows(field, ((rid, content_key(text)) for rid, text in texts.items()), ranks)
+
+
+def exact_key_rows(
+    field: str, keyed: Iterable[tuple[str, str | None]], ranks: Mapping[str, tuple[int, int, str]]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows for the records of ``keyed`` (record id, content key) that share a key, and each one's survivor."""
     rows = []
     survivor_of: dict[str, str] = {}
-    for _, members in clusters:
+    for key, members in _exact_clusters((rid, k) for rid, k in keyed if k):
         members.sort(key=lambda r: _rank_of(r, ranks))
         survivor = members[0]
         for member in members[1:]:
@@ -124,7 +129,7 @@ def exact_rows(
                     "duplicate_of": survivor,
                     "similarity": 1.0,
                     "cluster_size": len(members),
-                    "content_key": keys[member],
+                    "content_key": key,
                     "method": exact_method(),
                 }
             )
@@ -234,23 +239,7 @@ def duplicate_rows(
         counts[field] = {"records": len(records), "exact": len(exact), "near": len(near)}
     # Paragraph keys only: a dictionary of 16-byte keys, not of texts.
     keyed = ((rid, content_key(text)) for rid, text in _paragraphs(texts))
-    clusters = _exact_clusters((rid, k) for rid, k in keyed if k)
-    paragraph_rows = []
-    for key, members in clusters:
-        members.sort(key=lambda r: _rank_of(r, ranks))
-        for member in members[1:]:
-            paragraph_rows.append(
-                {
-                    "record_id": member,
-                    "field": "paragraph",
-                    "kind": "exact",
-                    "duplicate_of": members[0],
-                    "similarity": 1.0,
-                    "cluster_size": len(members),
-                    "content_key": key,
-                    "method": exact_method(),
-                }
-            )
+    paragraph_rows, _ = exact_key_rows("paragraph", keyed, ranks)
     rows += paragraph_rows
     counts["paragraph"] = {"exact": len(paragraph_rows)}
     rows.sort(key=lambda r: (r["field"], r["kind"], r["record_id"]))
