@@ -178,7 +178,7 @@ def build_languages_asset() -> dg.AssetsDefinition:
         name="languages",
         group_name=GROUP,
         deps=["papers", "paper_texts"],
-        code_version="1",
+        code_version="2",
         kinds={"parquet"},
         description=table_spec("languages").description,
     )

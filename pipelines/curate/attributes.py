@@ -20,9 +20,12 @@ from pipelines.curate.language import (
     DETECTOR_NAME,
     DETECTOR_VERSION,
     LANGUAGES,
+    LONG_TEXT_CHARS,
+    MAX_CHARS,
     MIN_CONFIDENCE,
     LanguageDetector,
     language_rows,
+    usable_cores,
 )
 from pipelines.curate.tagging import (
     TAGGER_VERSION,
@@ -84,6 +87,7 @@ def languages_version(detector: LanguageDetector | None = None) -> str:
         settings = f"auto-{MIN_CONFIDENCE}-{','.join(sorted(LANGUAGES))}"
     else:
         settings = f"{detector.mode}-{detector.min_confidence}-{','.join(str(x) for x in detector.languages)}"
+    settings += f"-chars-{MAX_CHARS}-{LONG_TEXT_CHARS}"
     digest = hashlib.blake2b(settings.encode("utf-8"), digest_size=8).hexdigest()
     return (
         f"{LANGUAGES_VERSION}+{DETECTOR_NAME}-{DETECTOR_VERSION}-{digest}"
@@ -355,7 +359,7 @@ def write_languages(
 
     def judge(triples: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
         if detector is None and not made:
-            made.append(LanguageDetector())
+            made.append(LanguageDetector(parallel=usable_cores() > 1))
         return list(language_rows(triples, detector or made[0]))
 
     try:
